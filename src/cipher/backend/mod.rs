@@ -1,0 +1,38 @@
+//! AES-256-GCM block engines.
+//!
+//! A backend owns one message's AES key schedule, GHASH key, counter and GHASH accumulator, and
+//! works on whole 16-byte blocks; [`super::gcm::GcmStream`] adds the partial-block bookkeeping
+//! that lets callers split a message anywhere. The portable backend composes the RustCrypto
+//! `aes`, `ctr` and `ghash` crates exactly as `aes-gcm` does; faster backends must produce the
+//! same bytes (the differential tests in `gcm.rs` and `tests/props.rs` hold them to it).
+
+mod soft;
+
+pub(crate) use soft::Soft;
+
+/// The operations a GCM backend provides. All lengths are multiples of 16 where stated.
+pub(crate) trait GcmBackend {
+    /// Prepares a message: `J0 = iv || 0x00000001`, the tag mask `E(K, J0)`, GHASH key
+    /// `H = E(K, 0^128)`, and the first counter block `inc32(J0)`.
+    fn new(key: &[u8; 32], iv: &[u8; 12]) -> Self;
+
+    /// Encrypts `data` (a multiple of 16 bytes) in place with the next counter blocks and
+    /// absorbs the resulting ciphertext into GHASH.
+    fn encrypt_blocks(&mut self, data: &mut [u8]);
+
+    /// Absorbs `data` (ciphertext, a multiple of 16 bytes) into GHASH and decrypts it in place.
+    fn decrypt_blocks(&mut self, data: &mut [u8]);
+
+    /// Returns the keystream of the next counter block (for a final partial block).
+    fn keystream_block(&mut self) -> [u8; 16];
+
+    /// Absorbs one block of ciphertext into GHASH.
+    fn ghash_block(&mut self, block: &[u8; 16]);
+
+    /// Absorbs the length block (no AAD; `message_len` bytes of ciphertext) and returns the
+    /// tag `GHASH ^ E(K, J0)`.
+    fn tag(self, message_len: u64) -> [u8; 16];
+}
+
+/// The backend chosen for this machine.
+pub(crate) type Backend = Soft;

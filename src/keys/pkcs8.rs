@@ -26,6 +26,10 @@ pub(crate) const WRITE_SALT_LEN: usize = 20;
 pub(crate) const MAX_ITERATIONS: u64 = 10_000_000;
 /// Accepted salt lengths (the SDKs wrote 8, 20 and 128 bytes).
 pub(crate) const SALT_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=1024;
+/// In fuzz builds (`cfg(fuzzing)`) key derivation runs at most this many iterations, so each
+/// fuzz input is fast; the result is then simply a wrong key.
+#[cfg(fuzzing)]
+const FUZZ_ITERATION_CAP: u32 = 4;
 /// Largest encrypted payload accepted (RSA-4096 keys are 2,384 bytes).
 pub(crate) const MAX_ENCRYPTED_DATA: usize = 16 * 1024;
 
@@ -157,7 +161,11 @@ impl<'a> EncryptedPrivateKeyInfo<'a> {
     fn decrypt_with(&self, password: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let mut key = Zeroizing::new([0u8; 32]);
         let key = key.get_mut(..self.cipher.key_len())?;
-        pbkdf2::derive(self.prf, password, self.salt, self.iterations, key);
+        #[cfg(not(fuzzing))]
+        let iterations = self.iterations;
+        #[cfg(fuzzing)]
+        let iterations = self.iterations.min(FUZZ_ITERATION_CAP);
+        pbkdf2::derive(self.prf, password, self.salt, iterations, key);
         let mut buf = Zeroizing::new(self.data.to_vec());
         let len = match self.cipher {
             AesCbc::Aes128 => cbc_decrypt::<aes::Aes128>(key, &self.iv, &mut buf),

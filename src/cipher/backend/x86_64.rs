@@ -634,30 +634,49 @@ fn bulk<const ENCRYPT: bool>(gcm: &mut Avx512Gcm, data: &mut [u8]) {
     let mut done = 0;
     if blocks >= STRIDE {
         if ENCRYPT {
-            // SAFETY: blocks 0..16 are within `data` (blocks >= 16).
-            let mut prev = ctr16(&r, &mut ctr, &unsafe { load16(data, 0) });
-            // SAFETY: as above.
-            unsafe { store16(data, 0, &prev) };
-            done = STRIDE;
-            while done + STRIDE <= blocks {
+            // GHASH runs two strides behind encryption and re-reads the ciphertext (still in
+            // L1), so it never waits for AES results in flight.
+            while done + STRIDE <= blocks && done < 2 * STRIDE {
                 // SAFETY: blocks done..done + 16 are within `data` (loop condition).
-                let d = unsafe { load16(data, done) };
-                let c = ctr16_ghash16(&r, &mut ctr, &d, &prev, &mut acc);
+                let c = ctr16(&r, &mut ctr, &unsafe { load16(data, done) });
                 // SAFETY: as above.
                 unsafe { store16(data, done, &c) };
-                prev = c;
                 done += STRIDE;
             }
-            acc = ghash16(&r, acc, &prev);
-        } else {
             while done + STRIDE <= blocks {
-                // SAFETY: blocks done..done + 16 are within `data` (loop condition).
-                let c = unsafe { load16(data, done) };
-                let p = ctr16_ghash16(&r, &mut ctr, &c, &c, &mut acc);
+                // SAFETY: blocks done - 32..done + 16 are within `data` (loop condition and
+                // done >= 32).
+                let (d, g) = unsafe { (load16(data, done), load16(data, done - 2 * STRIDE)) };
+                let c = ctr16_ghash16(&r, &mut ctr, &d, &g, &mut acc);
+                // SAFETY: as above.
+                unsafe { store16(data, done, &c) };
+                done += STRIDE;
+            }
+            let mut behind = done.saturating_sub(2 * STRIDE);
+            while behind < done {
+                // SAFETY: behind + 16 <= done <= blocks.
+                acc = ghash16(&r, acc, &unsafe { load16(data, behind) });
+                behind += STRIDE;
+            }
+        } else {
+            // GHASH runs one stride ahead of decryption (whose output overwrites the
+            // ciphertext), so each stride's ciphertext is read once for GHASH and once, as a
+            // memory operand, for the final XOR, and neither pins a register across the rounds.
+            // SAFETY: blocks 0..16 are within `data` (blocks >= 16).
+            acc = ghash16(&r, acc, &unsafe { load16(data, 0) });
+            while done + 2 * STRIDE <= blocks {
+                // SAFETY: blocks done..done + 32 are within `data` (loop condition).
+                let (d, g) = unsafe { (load16(data, done), load16(data, done + STRIDE)) };
+                let p = ctr16_ghash16(&r, &mut ctr, &d, &g, &mut acc);
                 // SAFETY: as above.
                 unsafe { store16(data, done, &p) };
                 done += STRIDE;
             }
+            // SAFETY: blocks done..done + 16 are within `data` (done + 16 <= blocks here).
+            let p = ctr16(&r, &mut ctr, &unsafe { load16(data, done) });
+            // SAFETY: as above.
+            unsafe { store16(data, done, &p) };
+            done += STRIDE;
         }
     }
 

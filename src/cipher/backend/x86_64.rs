@@ -377,23 +377,40 @@ struct Regs {
     rev: __m512i,
 }
 
-/// Carry-less products not yet reduced: `lo`, `mi` and `hi` weigh x^0, x^64 and x^128.
+/// Carry-less products not yet reduced, summed over several blocks, by Karatsuba: `lo` and
+/// `hi` are the products of the low and high halves, `mid` that of the halves' sums, so the
+/// product of each block costs three multiplications; [`Product::finish`] recovers the middle
+/// term `mid + lo + hi` (weighing x^64) once for the whole sum.
 struct Product {
     lo: __m512i,
-    mi: __m512i,
+    mid: __m512i,
     hi: __m512i,
+}
+
+/// `v.lo ^ v.hi` in the low 64 bits of each lane.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn halves(v: __m512i) -> __m512i {
+    _mm512_xor_si512(v, _mm512_shuffle_epi32::<0x4e>(v))
 }
 
 impl Product {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
+    fn zero() -> Product {
+        Product {
+            lo: _mm512_setzero_si512(),
+            mid: _mm512_setzero_si512(),
+            hi: _mm512_setzero_si512(),
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
     fn new(a: __m512i, b: __m512i) -> Product {
         Product {
             lo: _mm512_clmulepi64_epi128::<0x00>(a, b),
-            mi: _mm512_xor_si512(
-                _mm512_clmulepi64_epi128::<0x01>(a, b),
-                _mm512_clmulepi64_epi128::<0x10>(a, b),
-            ),
+            mid: _mm512_clmulepi64_epi128::<0x00>(halves(a), halves(b)),
             hi: _mm512_clmulepi64_epi128::<0x11>(a, b),
         }
     }
@@ -402,10 +419,9 @@ impl Product {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
     fn add(&mut self, a: __m512i, b: __m512i) {
         self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128::<0x00>(a, b));
-        self.mi = xor3(
-            self.mi,
-            _mm512_clmulepi64_epi128::<0x01>(a, b),
-            _mm512_clmulepi64_epi128::<0x10>(a, b),
+        self.mid = _mm512_xor_si512(
+            self.mid,
+            _mm512_clmulepi64_epi128::<0x00>(halves(a), halves(b)),
         );
         self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128::<0x11>(a, b));
     }
@@ -414,7 +430,8 @@ impl Product {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
     fn finish(self) -> __m128i {
-        fold_lanes(reduce(self.lo, self.mi, self.hi))
+        let mi = xor3(self.mid, self.lo, self.hi);
+        fold_lanes(reduce(self.lo, mi, self.hi))
     }
 }
 
@@ -701,11 +718,7 @@ fn tail<const ENCRYPT: bool>(
     let n = n.min(STRIDE - 1);
     let inc4 = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
     let flat_h = hp.as_flattened();
-    let mut p = Product {
-        lo: _mm512_setzero_si512(),
-        mi: _mm512_setzero_si512(),
-        hi: _mm512_setzero_si512(),
-    };
+    let mut p = Product::zero();
     let mut i = 0;
     while i < n {
         let here = (n - i).min(4);

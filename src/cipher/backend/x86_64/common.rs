@@ -37,8 +37,9 @@ pub(super) fn rev128(v: __m128i) -> __m128i {
     )
 }
 
-/// One step of the AES-256 key schedule for the even round keys: `prev` is round key `i - 2`,
-/// `assist` the `aeskeygenassist` of round key `i - 1` with this step's round constant.
+/// One step of the AES-256 key schedule: round key `i` from round key `i - 2` (`prev`) and the
+/// word derived from round key `i - 1` by `aeskeygenassist`, broadcast (`assist`): each word
+/// is the XOR of `assist` and all of `prev`'s words up to its own.
 #[inline]
 #[target_feature(enable = "avx,aes,pclmulqdq")]
 fn key_step(prev: __m128i, assist: __m128i) -> __m128i {
@@ -63,7 +64,6 @@ fn expand_key(key: &[u8; 32], rk: &mut [[u8; 16]; 15]) {
     let mut b = load128(&hi);
     lo.zeroize();
     hi.zeroize();
-    rk[0] = [0; 16];
     store128(&mut rk[0], a);
     store128(&mut rk[1], b);
     macro_rules! even {
@@ -170,6 +170,7 @@ pub(super) fn setup(st: &mut State, key: &[u8; 32]) {
     j0[15] = 1;
     encrypt_block(&st.rk, &mut j0);
     st.tag_mask = j0;
+    j0.zeroize();
 }
 
 /// Absorbs one block into the accumulator.

@@ -114,3 +114,15 @@ impl GcmBackend for Backend {
         }
     }
 }
+
+/// With `--cfg dracoon_crypto_force_soft`, or off x86_64, every message runs on `Soft`. (On
+/// x86_64 the dispatch itself is tested in `x86_64::tests`.)
+#[cfg(all(test, any(dracoon_crypto_force_soft, not(target_arch = "x86_64"))))]
+mod tests {
+    use super::{Backend, GcmBackend};
+
+    #[test]
+    fn the_portable_backend_runs_when_forced_or_off_x86_64() {
+        assert_eq!(Backend::new(&[1; 32], &[2; 12]).name(), "soft");
+    }
+}

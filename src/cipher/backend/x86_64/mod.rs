@@ -152,8 +152,8 @@ impl VaesGcm {
             },
             isa,
         };
-        let (Isa::Avx512(_) | Isa::Avx2(_)) = gcm.isa;
-        // SAFETY: either token proves the features `common` enables (avx, aes, pclmulqdq).
+        // SAFETY: `isa` holds a detected token, and both imply the features `common` enables
+        // (avx, aes, pclmulqdq).
         unsafe { common::setup(&mut gcm.st, key) };
         gcm
     }
@@ -193,16 +193,14 @@ impl VaesGcm {
         block[..12].copy_from_slice(&self.st.iv);
         block[12..].copy_from_slice(&self.st.ctr.to_be_bytes());
         self.st.ctr = self.st.ctr.wrapping_add(1);
-        let (Isa::Avx512(_) | Isa::Avx2(_)) = self.isa;
-        // SAFETY: either token proves the features `common` enables.
+        // SAFETY: `self.isa` holds a detected token, and both imply `common`'s features.
         unsafe { common::encrypt_block(&self.st.rk, &mut block) };
         block
     }
 
     /// Absorbs one ciphertext block into GHASH.
     pub(crate) fn ghash_block(&mut self, block: &[u8; 16]) {
-        let (Isa::Avx512(_) | Isa::Avx2(_)) = self.isa;
-        // SAFETY: either token proves the features `common` enables.
+        // SAFETY: `self.isa` holds a detected token, and both imply `common`'s features.
         unsafe { common::ghash_one(&self.st.hpow[STRIDE - 1], &mut self.st.acc, block) };
     }
 

@@ -116,7 +116,7 @@ fn check_profile(
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("encryptedData expected, got {}", lines[12]));
     assert!(
-        encrypted_len.contains(&data_len) && data_len % 16 == 0,
+        encrypted_len.contains(&data_len) && data_len.is_multiple_of(16),
         "encryptedData of {data_len} bytes"
     );
 

@@ -105,7 +105,7 @@ impl UserPublicKey {
         if pem.label != pem::LABEL_PUBLIC_KEY {
             return Err(invalid(KeyPairProblem::Pem));
         }
-        let key = parse_spki(&pem.der)?;
+        let key = parse_spki(&pem.der, container.version)?;
         check_modulus(container.version, &key)?;
         Ok(UserPublicKey {
             version: container.version,
@@ -162,8 +162,9 @@ impl fmt::Debug for UserPublicKey {
     }
 }
 
-/// Parses an X.509 `SubjectPublicKeyInfo` holding an RSA key.
-fn parse_spki(der: &[u8]) -> Result<rsa::PublicKey> {
+/// Parses an X.509 `SubjectPublicKeyInfo` holding an RSA key whose modulus has the size
+/// `version` demands (checked before any big-number work).
+fn parse_spki(der: &[u8], version: UserKeyPairVersion) -> Result<rsa::PublicKey> {
     let mut outer = Reader::new(der);
     let mut spki = outer.sequence().map_err(asn1)?;
     outer.finish().map_err(asn1)?;
@@ -185,6 +186,11 @@ fn parse_spki(der: &[u8]) -> Result<rsa::PublicKey> {
     let n = seq.unsigned_integer().map_err(asn1)?;
     let e = seq.unsigned_integer().map_err(asn1)?;
     seq.finish().map_err(asn1)?;
+    let found = bit_length(n);
+    let expected = version.modulus_bits();
+    if found != expected {
+        return Err(invalid(KeyPairProblem::ModulusSize { expected, found }));
+    }
     if n.len() > MAX_MODULUS_BYTES || e.len() > 8 {
         return Err(invalid(KeyPairProblem::InvalidKey));
     }
@@ -193,6 +199,16 @@ fn parse_spki(der: &[u8]) -> Result<rsa::PublicKey> {
     let n = BoxedUint::from_be_slice(n, n_bits).map_err(|_| invalid(KeyPairProblem::InvalidKey))?;
     let e = BoxedUint::from_be_slice(e, e_bits).map_err(|_| invalid(KeyPairProblem::InvalidKey))?;
     rsa::PublicKey::new(n, e).map_err(|_| invalid(KeyPairProblem::InvalidKey))
+}
+
+/// Bits of a big-endian magnitude without leading zero octets.
+fn bit_length(magnitude: &[u8]) -> u32 {
+    match magnitude.first() {
+        None => 0,
+        Some(&b) => u32::try_from(magnitude.len() * 8)
+            .unwrap_or(u32::MAX)
+            .saturating_sub(b.leading_zeros()),
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -188,21 +188,34 @@ where
 
 /// Decrypts an encrypted private key: each password candidate in turn (FORMAT.md §2.6); the
 /// first whose plaintext is a valid RSA key wins. A candidate whose
-/// plaintext is not a valid key counts as a wrong password (CBC padding is right by chance for
-/// about one wrong password in 256).
+/// plaintext is not well-formed DER counts as a wrong password (CBC padding is right by chance for
+/// about one wrong password in 256); a well-formed key that is mathematically unusable can only
+/// come from the right password and is reported as `InvalidKeyPair(InvalidKey)`.
 pub(crate) fn decrypt(
     info: &EncryptedPrivateKeyInfo<'_>,
     password: &Password,
 ) -> Result<rsa::PrivateKey> {
+    let mut unusable = None;
     for candidate in password.candidates() {
         let Some(plain) = info.decrypt_with(&candidate) else {
             continue;
         };
-        if let Ok(key) = parse_private_key_info(&plain).or_else(|_| parse_rsa_private_key(&plain)) {
-            return Ok(key);
+        match parse_decrypted(&plain) {
+            Ok(key) => return Ok(key),
+            // Well-formed DER holding an unusable key: only the right password gets this far.
+            Err(e @ Error::InvalidKeyPair(KeyPairProblem::InvalidKey)) => unusable = Some(e),
+            Err(_) => {}
         }
     }
-    Err(Error::WrongPassword)
+    Err(unusable.unwrap_or(Error::WrongPassword))
+}
+
+/// A decrypted payload: `PrivateKeyInfo`, or a bare `RSAPrivateKey` when it is not one.
+fn parse_decrypted(plain: &[u8]) -> Result<rsa::PrivateKey> {
+    match parse_private_key_info(plain) {
+        Err(Error::InvalidKeyPair(KeyPairProblem::Asn1)) => parse_rsa_private_key(plain),
+        other => other,
+    }
 }
 
 /// Encrypts a private key (as PKCS#8 `PrivateKeyInfo` DER) in the current profile; returns

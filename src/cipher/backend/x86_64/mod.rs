@@ -600,7 +600,7 @@ mod tests {
         let mut pos = 0;
         let mut sizes = splits.iter().cycle();
         while pos < buf.len() {
-            let n = sizes.next().copied().unwrap_or(usize::MAX);
+            let n = sizes.next().map_or(usize::MAX, |&n| n.max(1));
             let end = buf.len().min(pos.saturating_add(n));
             assert!(s.apply(dir, &mut buf[pos..end]).is_ok());
             pos = end;

@@ -8,6 +8,10 @@
 //!   verified; `DecryptingWriter::finish` is `Err(BadFile)`;
 //! * `decrypt_to_path` is `Err(BadFile)`, the target does not exist afterwards and no
 //!   temporary file is left in its directory.
+//!
+//! The adapters each allocate and wipe a 256 KiB buffer, which costs more than everything else
+//! together; they run for the inputs whose third chunk length is a multiple of 8 (about one in
+//! eight, chosen by the input so that every finding replays).
 
 #![no_main]
 
@@ -162,6 +166,10 @@ fn run(input: &TamperInput<'_>) {
             "damaged file: decrypt_bytes gave {:?}",
             other.map(|p| p.len())
         ),
+    }
+
+    if input.chunks[2] % 8 != 0 {
+        return;
     }
 
     // Reader and writer adapters.

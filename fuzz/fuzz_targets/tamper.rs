@@ -168,7 +168,7 @@ fn run(input: &TamperInput<'_>) {
         ),
     }
 
-    if input.chunks[2] % 8 != 0 {
+    if !input.chunks[2].is_multiple_of(8) {
         return;
     }
 

@@ -96,7 +96,7 @@ pub fn chunk_lengths(total: usize, lens: &[u16]) -> Vec<usize> {
         out.push(n);
         left -= n;
         i += 1;
-        if i % lens.len().max(1) == 0 {
+        if i.is_multiple_of(lens.len().max(1)) {
             // A whole round of zero-length chunks makes no progress: take the rest.
             if n == 0 {
                 idle_rounds += 1;

@@ -379,10 +379,10 @@ fn seed_plain(corpus: &mut Corpus, json: &[u8], plain_keys: &mut Vec<UserPrivate
             });
         }
     }
-    if let Ok(c) = PrivateKeyContainer::from_json(&String::from_utf8_lossy(json)) {
-        if let Ok(key) = UserPrivateKey::from_plain_container(&c) {
-            plain_keys.push(key);
-        }
+    if let Ok(c) = PrivateKeyContainer::from_json(&String::from_utf8_lossy(json))
+        && let Ok(key) = UserPrivateKey::from_plain_container(&c)
+    {
+        plain_keys.push(key);
     }
 }
 

@@ -45,7 +45,7 @@ run_one() {
     -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
     local execs cov
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    cov=$(grep -E '^#[0-9]+ +DONE' "$log" | grep -o 'cov: [0-9]* ft: [0-9]*' || true)
+    cov=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | grep -o 'cov: [0-9]* ft: [0-9]*' || true)
     echo "fuzz smoke: $t ok (${execs:-?} executions, ${cov:-no stats})"
   else
     echo "fuzz smoke: $t FAILED; last lines of $log:" >&2

@@ -705,3 +705,83 @@ fn seed_synthetic(corpus: &mut Corpus) {
     let p = pem("PUBLIC KEY", &spki, true);
     corpus.public(PublicKeyMode::Pem, true, p.as_bytes());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::PrivateKeyInput;
+    use dracoon_crypto::Password;
+
+    /// The PBKDF2 iteration count of an `EncryptedPrivateKeyInfo`.
+    fn iterations_of(der: &[u8]) -> Option<u64> {
+        let top = der::sequence_elements(der)?;
+        let alg = der::sequence_elements(&der::tlv(0x30, &top.first()?.1))?;
+        let params = der::sequence_elements(&der::tlv(0x30, &alg.get(1)?.1))?;
+        let kdf = der::sequence_elements(&der::tlv(0x30, &params.first()?.1))?;
+        let kdf_params = der::sequence_elements(&der::tlv(0x30, &kdf.get(1)?.1))?;
+        let count = &kdf_params.get(1)?.1;
+        (count.len() <= 8).then(|| count.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
+    }
+
+    /// The point of the generated seeds: with at most 4 iterations they open, so the fuzz
+    /// build (which clamps PBKDF2 to 4 iterations) reaches the oracles behind a successful
+    /// unlock. Needs the official vectors.
+    #[test]
+    fn private_key_seeds_reach_the_success_paths() {
+        let dirs = vector_dirs();
+        if !dirs.iter().any(|d| d.join("manifest.json").is_file()) {
+            eprintln!("no vectors: skipped");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("dracoon-seed-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(seed("private_key", &dir, &dirs) > 100);
+        let (mut encrypted, mut plain) = (0, 0);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let Some(input) = PrivateKeyInput::parse(&bytes) else {
+                continue;
+            };
+            let version = if input.rsa4096 {
+                UserKeyPairVersion::Rsa4096
+            } else {
+                UserKeyPairVersion::Rsa2048
+            };
+            let container = |pem: String| PrivateKeyContainer {
+                version,
+                private_key: pem,
+                created_at: None,
+                created_by: None,
+                expire_at: None,
+            };
+            match input.mode {
+                PrivateKeyMode::EncryptedDer | PrivateKeyMode::Pem => {
+                    let (pem_text, der) = if input.mode == PrivateKeyMode::Pem {
+                        let text = String::from_utf8_lossy(input.document).into_owned();
+                        let der = pem_body(&text).unwrap_or_default();
+                        (text, der)
+                    } else {
+                        let text = pem("ENCRYPTED PRIVATE KEY", input.document, false);
+                        (text, input.document.to_vec())
+                    };
+                    if iterations_of(&der).is_some_and(|n| n <= 4) {
+                        let pw = Password::new(input.password.clone());
+                        encrypted += usize::from(container(pem_text).unlock(&pw).is_ok());
+                    }
+                }
+                PrivateKeyMode::PlainPkcs1Der => {
+                    let der = pem("RSA PRIVATE KEY", input.document, true);
+                    let c = container(der);
+                    plain += usize::from(UserPrivateKey::from_plain_container(&c).is_ok());
+                }
+                _ => {}
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("opened: {encrypted} encrypted seeds, {plain} plain seeds");
+        assert!(encrypted >= 20, "only {encrypted} encrypted seeds open");
+        assert!(plain >= 10, "only {plain} plain seeds parse");
+    }
+}

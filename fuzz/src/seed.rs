@@ -784,4 +784,55 @@ mod tests {
         assert!(encrypted >= 20, "only {encrypted} encrypted seeds open");
         assert!(plain >= 10, "only {plain} plain seeds parse");
     }
+
+    /// The public-key seeds hold real keys in every mode, so the round-trip and wrap oracles
+    /// run. Needs the official vectors.
+    #[test]
+    fn public_key_seeds_parse() {
+        use crate::inputs::{PublicKeyInput, PublicKeyMode};
+        use dracoon_crypto::{PublicKeyContainer, UserPublicKey};
+        let dirs = vector_dirs();
+        if !dirs.iter().any(|d| d.join("manifest.json").is_file()) {
+            eprintln!("no vectors: skipped");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("dracoon-seed-pk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(seed("public_key", &dir, &dirs) > 20);
+        let mut ok = [0usize; 3];
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let Some(input) = PublicKeyInput::parse(&bytes) else {
+                continue;
+            };
+            let version = if input.rsa4096 {
+                UserKeyPairVersion::Rsa4096
+            } else {
+                UserKeyPairVersion::Rsa2048
+            };
+            let text = String::from_utf8_lossy(input.document).into_owned();
+            let container = |public_key: String| PublicKeyContainer {
+                version,
+                public_key,
+                created_at: None,
+                created_by: None,
+                expire_at: None,
+            };
+            let (slot, c) = match input.mode {
+                PublicKeyMode::Json => (0, PublicKeyContainer::from_json(&text).ok()),
+                PublicKeyMode::Pem => (1, Some(container(text))),
+                PublicKeyMode::Der => {
+                    (2, Some(container(pem("PUBLIC KEY", input.document, false))))
+                }
+            };
+            if c.is_some_and(|c| UserPublicKey::from_container(&c).is_ok()) {
+                ok[slot] += 1;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("parsed: {ok:?} (JSON, PEM, DER)");
+        assert!(ok.iter().all(|&n| n >= 5), "{ok:?}");
+    }
 }

@@ -100,7 +100,31 @@ impl Dco3Decryption {
     }
 }
 
+/// Says which of this crate's GCM engines this CPU should get (it picks one at run time and
+/// does not tell; this repeats its rule: VAES + VPCLMULQDQ with AVX-512 or else AVX2).
+fn print_expected_backend() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let vaes = std::is_x86_feature_detected!("vaes")
+            && std::is_x86_feature_detected!("vpclmulqdq")
+            && std::is_x86_feature_detected!("aes")
+            && std::is_x86_feature_detected!("pclmulqdq")
+            && std::is_x86_feature_detected!("avx2");
+        let avx512 = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl");
+        let engine = match (vaes, avx512) {
+            (true, true) => "VAES/VPCLMULQDQ on 512-bit vectors (AVX-512)",
+            (true, false) => "VAES/VPCLMULQDQ on 256-bit vectors (AVX2)",
+            (false, _) => "portable (aes + ctr + ghash)",
+        };
+        eprintln!("dracoon-crypto GCM engine expected on this CPU: {engine}");
+    }
+    eprintln!("OpenSSL: {}", openssl::version::version());
+}
+
 fn streaming(c: &mut Criterion) {
+    print_expected_backend();
     // Version A keeps the (untimed) unwrap in dco3_crypto's decryptor set-up short.
     let fixture = KeyFixture::generate(dracoon_crypto::UserKeyPairVersion::Rsa2048);
     let (_, dco3) = Dco3Decryption::encrypt(&fixture, &[]);

@@ -356,7 +356,10 @@ impl TestServer {
     }
 
     /// Whether the server checks file keys with RSA (default true). Benchmarks that distribute
-    /// thousands of keys turn it off so the server's RSA work does not count.
+    /// thousands of keys turn it off so the server's RSA work does not count: each check is one
+    /// RSA private-key operation, about as costly as the client's own unwrap (10,000 RSA-2048
+    /// checks took about a minute of server time on a 2-core machine; without checks the
+    /// server spent under a second on the same 10,000 pairs).
     pub fn set_key_checks(&self, enabled: bool) {
         self.lock().key_checks = enabled;
     }

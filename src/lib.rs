@@ -68,6 +68,8 @@ pub mod error;
 pub mod file_key;
 pub mod keys;
 pub mod secret;
+#[cfg(feature = "transport")]
+pub mod transport;
 pub mod version;
 
 pub use cipher::{
@@ -75,7 +77,7 @@ pub use cipher::{
     MAX_MESSAGE_LEN, decrypt_bytes, decrypt_file, decrypt_to_path, encrypt_bytes, encrypt_file,
     encrypt_stream,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, TransportError, TransportErrorKind};
 pub use file_key::{EncryptedFileKey, PlainFileKey};
 pub use keys::{
     PrivateKeyContainer, PublicKeyContainer, RoomRescueKeyPair, SystemRescueKeyPair, UserKeyPair,

@@ -346,8 +346,12 @@ fn index_page(resp: MissingKeysResponse) -> Page {
                 .push("missing-keys item without fileId or userId".into()),
         }
     }
+    let mut seen_keys: HashSet<(i64, String)> = HashSet::new();
     for user in resp.users {
         match user {
+            // The same key listed twice (once per item) is wrapped for once.
+            Lenient::Valid(u)
+                if !seen_keys.insert((u.id, u.public_key_container.public_key.clone())) => {}
             Lenient::Valid(u) => match UserPublicKey::from_container(&u.public_key_container) {
                 Ok(k) => page.users.entry(u.id).or_default().push(k),
                 Err(e) => {
@@ -365,7 +369,12 @@ fn index_page(resp: MissingKeysResponse) -> Page {
     }
     for file in resp.files {
         match file {
-            Lenient::Valid(f) => page.files.entry(f.id).or_default().push(f.file_key_container),
+            Lenient::Valid(f) => {
+                let keys = page.files.entry(f.id).or_default();
+                if !keys.contains(&f.file_key_container) {
+                    keys.push(f.file_key_container);
+                }
+            }
             Lenient::Invalid {
                 id: Some(id),
                 reason,

@@ -170,3 +170,6 @@ impl<T: Transport + Send> Transport for &T {
         (**self).sleep(duration)
     }
 }
+
+#[cfg(test)]
+mod tests;

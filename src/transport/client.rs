@@ -119,6 +119,8 @@ pub(crate) struct Call {
     pub(crate) body: Bytes,
     pub(crate) json: bool,
     pub(crate) idempotent: bool,
+    /// A presigned storage URL: its answers are not DRACOON's and are not parsed.
+    pub(crate) presigned: bool,
     pub(crate) step: &'static str,
 }
 
@@ -134,6 +136,7 @@ impl Call {
             body: Bytes::new(),
             json: false,
             idempotent,
+            presigned: false,
             step,
         }
     }
@@ -148,8 +151,14 @@ impl Call {
             body: Bytes::new(),
             json: false,
             idempotent: true,
+            presigned: false,
             step,
         }
+    }
+
+    pub(crate) fn presigned(mut self) -> Self {
+        self.presigned = true;
+        self
     }
 
     pub(crate) fn public(mut self) -> Self {
@@ -358,10 +367,11 @@ impl<T: Transport> Client<T> {
     fn api_error(&self, call: &Call, resp: &http::Response<Bytes>) -> Error {
         let status = resp.status();
         let fallback = status.canonical_reason().unwrap_or("error").to_owned();
-        // Answers of presigned/token URLs (S3 XML, ...) are not parsed: they may echo the URL.
-        let parsed = match call.target {
-            Target::Api(_) => serde_json::from_slice::<ErrorResponse>(resp.body()).ok(),
-            Target::Url(_) => None,
+        // Answers of presigned URLs (S3 XML, ...) are not parsed: they may echo the URL.
+        let parsed = if call.presigned {
+            None
+        } else {
+            serde_json::from_slice::<ErrorResponse>(resp.body()).ok()
         };
         let (code, message) = match parsed {
             Some(e) => (

@@ -446,7 +446,9 @@ impl<T: Transport> Client<T> {
             .find(|u| u.part_number == part_number)
             .ok_or_else(|| invalid("get presigned URL", "no URL for the part"))?
             .url;
-        let put = Call::url(Method::PUT, url, "upload S3 part").body(body);
+        let put = Call::url(Method::PUT, url, "upload S3 part")
+            .presigned()
+            .body(body);
         let resp = self.execute(&put).await?;
         let etag = resp
             .headers()

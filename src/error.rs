@@ -150,10 +150,8 @@ impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         // Errors that travelled through an `io` adapter come back as themselves.
         if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(err) = inner.downcast::<Error>() {
-                    return *err;
-                }
+            if let Some(Ok(err)) = e.into_inner().map(|inner| inner.downcast::<Error>()) {
+                return *err;
             }
             return Error::Io(std::io::Error::other("I/O error"));
         }

@@ -132,7 +132,7 @@ impl fmt::Debug for PlainFileKey {
 /// use dracoon_crypto::{EncryptedFileKey, EncryptedFileKeyVersion};
 /// let json = format!(
 ///     r#"{{"key":"{}","iv":"8O+rDR/+InRDmWxB","tag":"SsQh5Pws/rmrVC2b+25v9A==","version":"A"}}"#,
-///     "A".repeat(344 - 4) + "AAA="
+///     "A".repeat(340) + "AA=="
 /// );
 /// let key = EncryptedFileKey::from_json(&json)?;
 /// assert_eq!(key.version(), EncryptedFileKeyVersion::Rsa2048);

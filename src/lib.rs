@@ -63,6 +63,11 @@
     clippy::unimplemented
 )]
 
+// The README's examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod cipher;
 pub mod error;
 pub mod file_key;

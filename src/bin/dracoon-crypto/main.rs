@@ -1,5 +1,32 @@
-//! The `dracoon-crypto` command-line tool (see CLI.md).
+//! The `dracoon-crypto` command-line tool. CLI.md (in the shared docs) is its contract:
+//! subcommands, flags, JSON shapes, passwords, exit statuses.
+
+mod cli;
+mod error;
+mod offline;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use error::CliError;
+
+fn run(cli: &Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Keygen(args) => offline::keygen(args),
+        Command::CheckKeypair(args) => offline::check_keypair(args),
+        Command::Encrypt(args) => offline::encrypt(args),
+        Command::Decrypt(args) => offline::decrypt(args),
+        Command::WrapKey(args) => offline::wrap_key(args),
+        Command::UnwrapKey(args) => offline::unwrap_key(args),
+    }
+}
 
 fn main() {
-    std::process::exit(2);
+    // Usage errors exit with status 2 (clap's convention, as CLI.md requires).
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
+        let line = e.to_string().replace(['\n', '\r'], " ");
+        eprintln!("dracoon-crypto: error: {line}");
+        std::process::exit(e.exit_code());
+    }
 }

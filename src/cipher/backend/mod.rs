@@ -7,6 +7,9 @@
 //! same bytes (the differential tests in `gcm.rs` and `tests/props.rs` hold them to it).
 
 mod soft;
+#[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+#[allow(unsafe_code)]
+mod x86_64;
 
 pub(crate) use soft::Soft;
 
@@ -34,5 +37,79 @@ pub(crate) trait GcmBackend {
     fn tag(self, message_len: u64) -> [u8; 16];
 }
 
-/// The backend chosen for this machine.
-pub(crate) type Backend = Soft;
+/// The backend chosen for this machine, once per message: VAES/VPCLMULQDQ with AVX-512 on
+/// x86_64 CPUs that have it (unless built with `--cfg dracoon_crypto_force_soft`), otherwise
+/// the portable one. CPU detection is `std`'s, cached after the first call.
+pub(crate) enum Backend {
+    /// Portable RustCrypto composition.
+    Soft(Soft),
+    /// VAES + VPCLMULQDQ on 512-bit vectors.
+    #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+    Avx512(x86_64::Avx512Gcm),
+}
+
+impl Backend {
+    /// Which engine runs this message (for tests).
+    #[cfg(test)]
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Backend::Soft(_) => "soft",
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Avx512(_) => "avx512",
+        }
+    }
+}
+
+impl GcmBackend for Backend {
+    fn new(key: &[u8; 32], iv: &[u8; 12]) -> Self {
+        #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+        if let Some(fast) = x86_64::Avx512Gcm::try_new(key, iv) {
+            return Backend::Avx512(fast);
+        }
+        Backend::Soft(Soft::new(key, iv))
+    }
+
+    #[inline]
+    fn encrypt_blocks(&mut self, data: &mut [u8]) {
+        match self {
+            Backend::Soft(b) => b.encrypt_blocks(data),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Avx512(b) => b.encrypt_blocks(data),
+        }
+    }
+
+    #[inline]
+    fn decrypt_blocks(&mut self, data: &mut [u8]) {
+        match self {
+            Backend::Soft(b) => b.decrypt_blocks(data),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Avx512(b) => b.decrypt_blocks(data),
+        }
+    }
+
+    #[inline]
+    fn keystream_block(&mut self) -> [u8; 16] {
+        match self {
+            Backend::Soft(b) => b.keystream_block(),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Avx512(b) => b.keystream_block(),
+        }
+    }
+
+    #[inline]
+    fn ghash_block(&mut self, block: &[u8; 16]) {
+        match self {
+            Backend::Soft(b) => b.ghash_block(block),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Avx512(b) => b.ghash_block(block),
+        }
+    }
+
+    fn tag(self, message_len: u64) -> [u8; 16] {
+        match self {
+            Backend::Soft(b) => b.tag(message_len),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Avx512(b) => b.tag(message_len),
+        }
+    }
+}

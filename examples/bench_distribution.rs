@@ -85,7 +85,13 @@ fn main() -> Res<()> {
     let mut plain_keys = Vec::new();
     for (i, p) in placed.into_iter().enumerate() {
         let (ct, key, mine) = p.ok_or("setup failed")?;
-        let fid = server.put_file(room, &format!("f{i}"), ct.clone(), &key, &[(ids[0], mine.clone())]);
+        let fid = server.put_file(
+            room,
+            &format!("f{i}"),
+            ct.clone(),
+            &key,
+            &[(ids[0], mine.clone())],
+        );
         plain_keys.push((fid, mine));
     }
     println!(
@@ -94,8 +100,11 @@ fn main() -> Res<()> {
         server.missing_keys().len()
     );
 
-    let client = Client::new(Blocking(BlockingReqwestTransport::new()?), &server.base_url())?
-        .with_auth_token(&users[0].token);
+    let client = Client::new(
+        Blocking(BlockingReqwestTransport::new()?),
+        &server.base_url(),
+    )?
+    .with_auth_token(&users[0].token);
     let ring = KeyRing::new(vec![keys[0].clone()]);
     let t = Instant::now();
     let report = block_on(client.distribute_missing_keys(&ring, &MissingKeysFilter::new()))?;
@@ -114,7 +123,9 @@ fn main() -> Res<()> {
 
     // The same RSA work alone: one unwrap per file, one wrap per pair.
     let t = Instant::now();
-    let unwrapped = par(&plain_keys, |(_, efk)| keys[0].private_key().unwrap_file_key(efk).ok());
+    let unwrapped = par(&plain_keys, |(_, efk)| {
+        keys[0].private_key().unwrap_file_key(efk).ok()
+    });
     let unwrap_s = t.elapsed().as_secs_f64();
     let jobs: Vec<(usize, usize)> = (0..files)
         .flat_map(|f| (1..=targets).map(move |u| (f, u)))

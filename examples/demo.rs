@@ -82,7 +82,10 @@ fn networked_demo(opts: &Options) -> Res<()> {
         server.add_user_key_pair(user.id, pair.to_container(&password)?, &pair);
         users.push((user, password));
     }
-    println!("   generated and registered in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "   generated and registered in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let ids: Vec<i64> = users.iter().map(|(u, _)| u.id).collect();
     let room = server.create_room("Board", true, &ids);
     println!("   encrypted room \"Board\" (id {room}) with all three as members");
@@ -126,7 +129,8 @@ fn networked_demo(opts: &Options) -> Res<()> {
 
     println!("3. Alice distributes the missing file keys");
     let t = Instant::now();
-    let report = rt.block_on(alice.distribute_missing_keys(&alice_keys, &MissingKeysFilter::new()))?;
+    let report =
+        rt.block_on(alice.distribute_missing_keys(&alice_keys, &MissingKeysFilter::new()))?;
     println!(
         "   {} distributed, {} skipped, in {:.0} ms; {} still missing",
         report.distributed,
@@ -142,16 +146,32 @@ fn networked_demo(opts: &Options) -> Res<()> {
     let bob_keys = block_on(bob.key_ring(&users[1].1, None, None))?;
     let t = Instant::now();
     let out = dir.path().join("bob.bin");
-    block_on(bob.download_to_path(node.id, &bob_keys, &out, &DownloadOptions::default(), &mut |_| {}))?;
+    block_on(bob.download_to_path(
+        node.id,
+        &bob_keys,
+        &out,
+        &DownloadOptions::default(),
+        &mut |_| {},
+    ))?;
     println!("   {:.0} MiB/s including decryption", mib_per_s(size, t));
     let same = sha256_file(&out)? == digest;
 
     let violations = server.violations();
     println!("Summary");
-    println!("   users: 3, room: 1, file: {} MiB, keys distributed: {}", opts.size_mib, report.distributed);
+    println!(
+        "   users: 3, room: 1, file: {} MiB, keys distributed: {}",
+        opts.size_mib, report.distributed
+    );
     println!("   Bob's plaintext equals Alice's (SHA-256): {same}");
-    println!("   server-side checks (every key unwraps to the file key, no token where it must not go): {} violations", violations.len());
-    println!("   HTTP requests: {}, total time {:.1} s", server.requests().len(), started.elapsed().as_secs_f64());
+    println!(
+        "   server-side checks (every key unwraps to the file key, no token where it must not go): {} violations",
+        violations.len()
+    );
+    println!(
+        "   HTTP requests: {}, total time {:.1} s",
+        server.requests().len(),
+        started.elapsed().as_secs_f64()
+    );
     if !same || !violations.is_empty() || report.distributed != 2 {
         return Err(format!("demo failed: {violations:?}").into());
     }

@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use dracoon_crypto::testkit::{Fault, TestServer, TestUser};
-use dracoon_crypto::{Password, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion, encrypt_bytes};
+use dracoon_crypto::{
+    Password, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion, encrypt_bytes,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dracoon-crypto");
 
@@ -123,7 +125,15 @@ fn upload_distribute_download_round_trip() {
     // Bob cannot read it yet: -40761, exit 1, one line naming the class.
     let out = path(&w, "bob.pdf");
     let id_s = id.to_string();
-    let o = run(cli(&w, 1).args(["download", "--server", &url, "--file-id", &id_s, "--out", &out]));
+    let o = run(cli(&w, 1).args([
+        "download",
+        "--server",
+        &url,
+        "--file-id",
+        &id_s,
+        "--out",
+        &out,
+    ]));
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("api") && err.contains("-40761"), "{err}");
@@ -133,29 +143,61 @@ fn upload_distribute_download_round_trip() {
     // Alice distributes (password from a file this time).
     let pw = path(&w, "pw.txt");
     write(&pw, b"pw0\r\n");
-    let o = run(cli(&w, 0)
-        .env_remove("DRACOON_CRYPTO_PASSWORD")
-        .args(["distribute-keys", "--server", &url, "--room-id", &room, "--password-file", &pw]));
+    let o = run(cli(&w, 0).env_remove("DRACOON_CRYPTO_PASSWORD").args([
+        "distribute-keys",
+        "--server",
+        &url,
+        "--room-id",
+        &room,
+        "--password-file",
+        &pw,
+    ]));
     assert_eq!(stdout_json(&o), serde_json::json!({"distributed": 2}));
 
-    let o = run(cli(&w, 1).args(["download", "--server", &url, "--file-id", &id_s, "--out", &out]));
+    let o = run(cli(&w, 1).args([
+        "download",
+        "--server",
+        &url,
+        "--file-id",
+        &id_s,
+        "--out",
+        &out,
+    ]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(std::fs::read(&out).unwrap() == plain);
 
     // Carol streams it to stdout.
-    let o = run(cli(&w, 2).args(["download", "--server", &url, "--file-id", &id_s, "--out", "-"]));
+    let o = run(cli(&w, 2).args([
+        "download",
+        "--server",
+        &url,
+        "--file-id",
+        &id_s,
+        "--out",
+        "-",
+    ]));
     assert!(o.status.success());
     assert!(o.stdout == plain);
 
     // A wrong password: exit 1, nothing written.
     let out2 = path(&w, "wrong.pdf");
-    let o = run(cli(&w, 1)
-        .env("DRACOON_CRYPTO_PASSWORD", "nope")
-        .args(["download", "--server", &url, "--file-id", &id_s, "--out", &out2]));
+    let o = run(cli(&w, 1).env("DRACOON_CRYPTO_PASSWORD", "nope").args([
+        "download",
+        "--server",
+        &url,
+        "--file-id",
+        &id_s,
+        "--out",
+        &out2,
+    ]));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("wrong_password"));
     assert!(!Path::new(&out2).exists());
-    assert!(w.server.violations().is_empty(), "{:?}", w.server.violations());
+    assert!(
+        w.server.violations().is_empty(),
+        "{:?}",
+        w.server.violations()
+    );
 }
 
 #[test]
@@ -169,25 +211,61 @@ fn s3_upload_resolution_and_keypair_file() {
     let kp = path(&w, "kp.json");
     write(&kp, container(0).to_json().as_bytes());
     let o = run(cli(&w, 0).args([
-        "upload", "--server", &url, "--parent-id", &room, "--in", &input, "--s3", "--name",
-        "s3.bin", "--keypair", &kp,
+        "upload",
+        "--server",
+        &url,
+        "--parent-id",
+        &room,
+        "--in",
+        &input,
+        "--s3",
+        "--name",
+        "s3.bin",
+        "--keypair",
+        &kp,
     ]));
     let node = stdout_json(&o);
     assert_eq!(node["name"], "s3.bin");
     let id_s = node["id"].as_i64().unwrap().to_string();
     // Same name, --resolution fail: 409, exit 1.
     let o = run(cli(&w, 0).args([
-        "upload", "--server", &url, "--parent-id", &room, "--in", &input, "--name", "s3.bin",
-        "--resolution", "fail",
+        "upload",
+        "--server",
+        &url,
+        "--parent-id",
+        &room,
+        "--in",
+        &input,
+        "--name",
+        "s3.bin",
+        "--resolution",
+        "fail",
     ]));
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = path(&w, "back.bin");
     let o = run(cli(&w, 0).args([
-        "download", "--server", &url, "--file-id", &id_s, "--out", &out, "--keypair", &kp,
+        "download",
+        "--server",
+        &url,
+        "--file-id",
+        &id_s,
+        "--out",
+        &out,
+        "--keypair",
+        &kp,
     ]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(std::fs::read(&out).unwrap() == plain);
-    assert!(w.server.violations().is_empty(), "{:?}", w.server.violations());
+    assert!(
+        w.server.violations().is_empty(),
+        "{:?}",
+        w.server.violations()
+    );
 }
 
 #[test]
@@ -203,26 +281,41 @@ fn distribute_with_room_rescue_key_and_usage_errors() {
     let file = w
         .server
         .put_file(w.room, "m.txt", ct, &key, &[(-w.room, mine)]);
-    let o = run(cli(&w, 1)
-        .env("DRACOON_CRYPTO_PASSWORD", "pw3")
-        .args(["distribute-keys", "--server", &url, "--room-id", &room, "--use-key", "room_rescue_key"]));
+    let o = run(cli(&w, 1).env("DRACOON_CRYPTO_PASSWORD", "pw3").args([
+        "distribute-keys",
+        "--server",
+        &url,
+        "--room-id",
+        &room,
+        "--use-key",
+        "room_rescue_key",
+    ]));
     assert_eq!(stdout_json(&o), serde_json::json!({"distributed": 3}));
     for u in &w.users {
         assert!(w.server.file_key(file, u.id).is_some());
     }
     // Usage errors: exit 2.
-    let o = run(cli(&w, 1).args(["distribute-keys", "--server", &url, "--use-key", "room_rescue_key"]));
-    assert_eq!(o.status.code(), Some(2));
-    let o = run(Command::new(BIN).env_clear().env("DRACOON_CRYPTO_PASSWORD", "x").args([
+    let o = run(cli(&w, 1).args([
         "distribute-keys",
         "--server",
         &url,
+        "--use-key",
+        "room_rescue_key",
     ]));
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(Command::new(BIN)
+        .env_clear()
+        .env("DRACOON_CRYPTO_PASSWORD", "x")
+        .args(["distribute-keys", "--server", &url]));
     assert_eq!(o.status.code(), Some(2), "no token");
     let o = run(cli(&w, 1).args(["upload", "--server", &url, "--in", "x"]));
     assert_eq!(o.status.code(), Some(2), "no --parent-id");
     // Nothing to do: 0.
     let o = run(cli(&w, 0).args(["distribute-keys", "--server", &url]));
     assert_eq!(stdout_json(&o), serde_json::json!({"distributed": 0}));
-    assert!(w.server.violations().is_empty(), "{:?}", w.server.violations());
+    assert!(
+        w.server.violations().is_empty(),
+        "{:?}",
+        w.server.violations()
+    );
 }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use dracoon_crypto::testkit::{Fault, TestServer, TestUser};
 use dracoon_crypto::transport::models::ResolutionStrategy;
 use dracoon_crypto::transport::{
-    Blocking, BlockingReqwestTransport, CancelFlag, Client, DownloadOptions,
+    Blocking, BlockingReqwestTransport, Bytes, CancelFlag, Client, DownloadOptions,
     DownloadShareOptions, Event, KeyRing, MissingKeysFilter, Progress, ReqwestTransport,
-    RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on, http, Bytes,
+    RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on, http,
 };
 use dracoon_crypto::{
     Error, Password, TransportErrorKind, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion,
@@ -85,7 +85,11 @@ fn fast_retries() -> RetryPolicy {
 /// Events as strings, to check them for secrets.
 type Log = Arc<Mutex<Vec<String>>>;
 
-fn blocking_client(w: &World, user: usize, log: &Log) -> Client<Blocking<BlockingReqwestTransport>> {
+fn blocking_client(
+    w: &World,
+    user: usize,
+    log: &Log,
+) -> Client<Blocking<BlockingReqwestTransport>> {
     let log = Arc::clone(log);
     Client::new(
         Blocking(BlockingReqwestTransport::new().unwrap()),
@@ -156,8 +160,8 @@ fn async_upload_of_tens_of_mib_distribute_and_download_by_others() {
         let kp = alice.preferred_user_key_pair().await.unwrap();
         let keys = alice.key_ring(&password(0), None, None).await.unwrap();
         assert_eq!(keys.pairs().len(), 1);
-        let public = dracoon_crypto::UserPublicKey::from_container(&kp.public_key_container)
-            .unwrap();
+        let public =
+            dracoon_crypto::UserPublicKey::from_container(&kp.public_key_container).unwrap();
         let options = UploadOptions::new(w.room, "figures.bin")
             .size(plain.len() as u64)
             .chunk_size(4 * MIB)
@@ -183,7 +187,11 @@ fn async_upload_of_tens_of_mib_distribute_and_download_by_others() {
     // Bob downloads and decrypts (async), Carol too (blocking, to a file).
     let bob = async_client(&w, 1, &log);
     let got = rt
-        .block_on(bob.download_to_vec(node.id, &ring(1), &DownloadOptions::default().chunk_size(3 * MIB as u64)))
+        .block_on(bob.download_to_vec(
+            node.id,
+            &ring(1),
+            &DownloadOptions::default().chunk_size(3 * MIB as u64),
+        ))
         .unwrap();
     assert!(got == plain, "bob's plaintext differs");
     drop(rt);
@@ -215,7 +223,10 @@ fn async_upload_of_tens_of_mib_distribute_and_download_by_others() {
         })
         .collect();
     assert_eq!(ranges.len(), 7);
-    assert_eq!(ranges[0], format!("bytes 0-{}/{}", 4 * MIB - 1, plain.len()));
+    assert_eq!(
+        ranges[0],
+        format!("bytes 0-{}/{}", 4 * MIB - 1, plain.len())
+    );
     assert_eq!(
         ranges[6],
         format!("bytes {}-{}/{}", 24 * MIB, plain.len() - 1, plain.len())
@@ -259,18 +270,24 @@ fn blocking_upload_survives_5xx_429_and_a_dropped_chunk() {
         .size(plain.len() as u64)
         .chunk_size(MIB)
         .also_for(w.users[1].id, pairs()[1].public_key().clone());
-    let up = block_on(alice.upload(&plain[..], pairs()[0].public_key(), &options, &mut |_| {}))
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After not honoured");
+    let up =
+        block_on(alice.upload(&plain[..], pairs()[0].public_key(), &options, &mut |_| {})).unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After not honoured"
+    );
     // Bob got his key at completion (userFileKeyList), Carol did not.
     assert!(w.server.file_key(up.node.id, w.users[1].id).is_some());
     assert!(w.server.file_key(up.node.id, w.users[2].id).is_none());
     let bob = blocking_client(&w, 1, &log);
-    let got = block_on(bob.download_to_vec(up.node.id, &ring(1), &DownloadOptions::default()))
-        .unwrap();
+    let got =
+        block_on(bob.download_to_vec(up.node.id, &ring(1), &DownloadOptions::default())).unwrap();
     assert!(got == plain);
     // Nothing lost, nothing duplicated: exactly the right ciphertext length is stored.
-    assert_eq!(w.server.file_content(up.node.id).unwrap().len(), plain.len());
+    assert_eq!(
+        w.server.file_content(up.node.id).unwrap().len(),
+        plain.len()
+    );
     let retries: Vec<String> = log
         .lock()
         .unwrap()
@@ -418,8 +435,7 @@ fn s3_upload_with_part_faults_through_both_adapters() {
                 .unwrap()
         } else {
             let c = blocking_client(&w, 0, &log);
-            block_on(c.upload(&plain[..], pairs()[0].public_key(), &options, &mut |_| {}))
-                .unwrap()
+            block_on(c.upload(&plain[..], pairs()[0].public_key(), &options, &mut |_| {})).unwrap()
         };
         assert_eq!(up.distribution.unwrap().distributed, 2);
         let bob = blocking_client(&w, 1, &log);
@@ -433,7 +449,11 @@ fn s3_upload_with_part_faults_through_both_adapters() {
         .iter()
         .filter(|r| r.method == "PUT" && r.path.starts_with("/s3/") && r.status == 200)
         .count();
-    assert_eq!(parts, 3 + 1, "three parts of 5, 5 and 1 MiB, one empty part");
+    assert_eq!(
+        parts,
+        3 + 1,
+        "three parts of 5, 5 and 1 MiB, one empty part"
+    );
     assert_clean(&w);
     assert_no_secrets(&w, &log.lock().unwrap());
 }
@@ -443,10 +463,12 @@ fn distribution_pages_through_a_changing_list_without_skipping_or_looping() {
     let w = world();
     let log: Log = Log::default();
     let dave = w.server.create_user("dave");
-    w.server.add_user_key_pair(dave.id, container(3), &pairs()[3]);
+    w.server
+        .add_user_key_pair(dave.id, container(3), &pairs()[3]);
     // Dave has two key pairs (A is the only version here, so one; Erin gets a second one).
     let erin = w.server.create_user("erin");
-    w.server.add_user_key_pair(erin.id, container(4), &pairs()[4]);
+    w.server
+        .add_user_key_pair(erin.id, container(4), &pairs()[4]);
     w.server.add_room_member(w.room, erin.id);
     // A user without a key pair cannot be served (the server does not list such users).
     let frank = w.server.create_user("frank");
@@ -485,8 +507,7 @@ fn distribution_pages_through_a_changing_list_without_skipping_or_looping() {
     });
     let alice = blocking_client(&w, 0, &log);
     let keys = block_on(alice.key_ring(&password(0), None, None)).unwrap();
-    let report = block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new()))
-        .unwrap();
+    let report = block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new())).unwrap();
     assert!(report.complete);
     assert_eq!(report.distributed, 130 * 4, "{report:?}");
     let remaining: Vec<_> = w
@@ -509,8 +530,8 @@ fn distribution_pages_through_a_changing_list_without_skipping_or_looping() {
     )
     .unwrap()
     .with_auth_token(&dave.token);
-    let got = block_on(d.download_to_vec(files[129], &ring(3), &DownloadOptions::default()))
-        .unwrap();
+    let got =
+        block_on(d.download_to_vec(files[129], &ring(3), &DownloadOptions::default())).unwrap();
     assert_eq!(got, b"file 129");
     assert_clean(&w);
     assert_no_secrets(&w, &log.lock().unwrap());
@@ -524,17 +545,16 @@ fn async_distribution_with_filters() {
     for i in 0..3 {
         let (ct, key) = encrypt_bytes(b"abc").unwrap();
         let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
-        files.push(w.server.put_file(
-            w.room,
-            &format!("g{i}"),
-            ct,
-            &key,
-            &[(w.users[0].id, mine)],
-        ));
+        files.push(
+            w.server
+                .put_file(w.room, &format!("g{i}"), ct, &key, &[(w.users[0].id, mine)]),
+        );
     }
     let alice = async_client(&w, 0, &log);
     let rt = runtime();
-    let keys = rt.block_on(alice.key_ring(&password(0), None, None)).unwrap();
+    let keys = rt
+        .block_on(alice.key_ring(&password(0), None, None))
+        .unwrap();
     let only = MissingKeysFilter::new().file(files[1]).user(w.users[2].id);
     let r = rt
         .block_on(alice.distribute_missing_keys(&keys, &only))
@@ -583,7 +603,8 @@ fn rescue_keys_are_served_and_used_via_use_key() {
 
     // Dave joins; Bob, holding the room rescue password, serves him from the rescue key.
     let dave = w.server.create_user("dave");
-    w.server.add_user_key_pair(dave.id, container(3), &pairs()[3]);
+    w.server
+        .add_user_key_pair(dave.id, container(3), &pairs()[3]);
     w.server.add_room_member(w.room, dave.id);
     let bob = blocking_client(&w, 1, &log);
     let rescue =
@@ -597,7 +618,8 @@ fn rescue_keys_are_served_and_used_via_use_key() {
 
     // The system rescue key works the same way.
     let erin = w.server.create_user("erin");
-    w.server.add_user_key_pair(erin.id, container(2), &pairs()[2]);
+    w.server
+        .add_user_key_pair(erin.id, container(2), &pairs()[2]);
     w.server.add_room_member(w.room, erin.id);
     let system =
         block_on(alice.key_ring(&password(5), Some(UseKey::SystemRescueKey), None)).unwrap();
@@ -686,7 +708,11 @@ fn upload_into_an_encrypted_upload_share_wraps_for_every_listed_user() {
         .with_retry_policy(fast_retries());
         w.server.inject(Fault::Status {
             method: "*",
-            path_prefix: if s3 { "/s3/".into() } else { "/uploads/".into() },
+            path_prefix: if s3 {
+                "/s3/".into()
+            } else {
+                "/uploads/".into()
+            },
             status: 503,
             retry_after: None,
             count: 1,
@@ -697,8 +723,8 @@ fn upload_into_an_encrypted_upload_share_wraps_for_every_listed_user() {
         for (i, u) in w.users.iter().enumerate() {
             assert!(w.server.file_key(file, u.id).is_some(), "user {i}");
             let c = blocking_client(&w, i, &log);
-            let got = block_on(c.download_to_vec(file, &ring(i), &DownloadOptions::default()))
-                .unwrap();
+            let got =
+                block_on(c.download_to_vec(file, &ring(i), &DownloadOptions::default())).unwrap();
             assert!(got == plain);
         }
     }
@@ -713,8 +739,8 @@ fn resolution_strategy_conflicts_are_api_errors_not_retried() {
     let o = UploadOptions::new(w.room, "same.txt");
     block_on(alice.upload(&b"one"[..], pairs()[0].public_key(), &o, &mut |_| {})).unwrap();
     let o2 = o.clone().resolution(ResolutionStrategy::Fail);
-    let err = block_on(alice.upload(&b"two"[..], pairs()[0].public_key(), &o2, &mut |_| {}))
-        .unwrap_err();
+    let err =
+        block_on(alice.upload(&b"two"[..], pairs()[0].public_key(), &o2, &mut |_| {})).unwrap_err();
     match &err {
         Error::Api { status, code, .. } => {
             assert_eq!(*status, 409);
@@ -724,10 +750,10 @@ fn resolution_strategy_conflicts_are_api_errors_not_retried() {
     }
     assert_eq!(err.class(), "api");
     let o3 = o.resolution(ResolutionStrategy::Overwrite);
-    let up = block_on(alice.upload(&b"three"[..], pairs()[0].public_key(), &o3, &mut |_| {}))
-        .unwrap();
-    let got = block_on(alice.download_to_vec(up.node.id, &ring(0), &DownloadOptions::default()))
-        .unwrap();
+    let up =
+        block_on(alice.upload(&b"three"[..], pairs()[0].public_key(), &o3, &mut |_| {})).unwrap();
+    let got =
+        block_on(alice.download_to_vec(up.node.id, &ring(0), &DownloadOptions::default())).unwrap();
     assert_eq!(got, b"three");
     let completes = w
         .server
@@ -751,11 +777,13 @@ fn cancel_and_permanent_failures_delete_the_channel_and_leak_nothing() {
         .chunk_size(100_000)
         .cancel(flag);
     let plain = data(1_000_000, 1);
-    let err = block_on(alice.upload(&plain[..], pairs()[0].public_key(), &o, &mut |p| {
-        if p.bytes >= 200_000 {
-            f2.cancel();
-        }
-    }))
+    let err = block_on(
+        alice.upload(&plain[..], pairs()[0].public_key(), &o, &mut |p| {
+            if p.bytes >= 200_000 {
+                f2.cancel();
+            }
+        }),
+    )
     .unwrap_err();
     assert!(
         matches!(&err, Error::Transport(t) if t.kind() == TransportErrorKind::Cancelled),
@@ -779,8 +807,7 @@ fn cancel_and_permanent_failures_delete_the_channel_and_leak_nothing() {
         retry_after: None,
         count: 1000,
     });
-    let alice = blocking_client(&w, 0, &log)
-        .with_retry_policy(fast_retries().with_max_retries(2));
+    let alice = blocking_client(&w, 0, &log).with_retry_policy(fast_retries().with_max_retries(2));
     let err = block_on(alice.upload(
         &plain[..],
         pairs()[0].public_key(),
@@ -809,7 +836,10 @@ fn cancel_and_permanent_failures_delete_the_channel_and_leak_nothing() {
     let err = block_on(dead.user_key_pair(None)).unwrap_err();
     assert_eq!(err.class(), "transport");
     let text = format!("{err} {err:?}");
-    assert!(!text.contains("127.0.0.1") && !text.contains("tok-123"), "{text}");
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("tok-123"),
+        "{text}"
+    );
     let mut texts: Vec<String> = log.lock().unwrap().clone();
     texts.push(text);
     assert_no_secrets(&w, &texts);
@@ -825,9 +855,7 @@ fn unknown_key_versions_from_the_server_are_skipped_not_fatal() {
     bad["publicKeyContainer"]["version"] = "RSA-16384".into();
     let body = serde_json::to_vec(&serde_json::json!([bad, good])).unwrap();
     let transport = move |_req: http::Request<Bytes>| {
-        Ok::<_, dracoon_crypto::TransportError>(http::Response::new(Bytes::from(
-            body.clone(),
-        )))
+        Ok::<_, dracoon_crypto::TransportError>(http::Response::new(Bytes::from(body.clone())))
     };
     let skipped = Arc::new(Mutex::new(Vec::new()));
     let s2 = Arc::clone(&skipped);
@@ -842,5 +870,8 @@ fn unknown_key_versions_from_the_server_are_skipped_not_fatal() {
     assert_eq!(keys.pairs().len(), 1);
     assert_eq!(skipped.lock().unwrap().len(), 1);
     let set: HashSet<_> = skipped.lock().unwrap().iter().cloned().collect();
-    assert!(set.iter().all(|s| s.contains("key pair skipped")), "{set:?}");
+    assert!(
+        set.iter().all(|s| s.contains("key pair skipped")),
+        "{set:?}"
+    );
 }

@@ -62,10 +62,7 @@ fn map_error(e: reqwest::Error) -> TransportError {
 }
 
 impl BlockingTransport for BlockingReqwestTransport {
-    fn send(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, TransportError> {
+    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
         let (parts, body) = request.into_parts();
         let url = parts.uri.to_string();
         let mut builder = self.client.request(parts.method, url.as_str());

@@ -310,13 +310,11 @@ impl<T: Transport> Client<T> {
         for (name, value) in &call.headers {
             h.insert(name.clone(), value.clone());
         }
-        if call.auth {
-            if let Some(token) = &self.token {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))
-                    .map_err(|_| Error::InvalidArgument("the auth token is not a valid header"))?;
-                v.set_sensitive(true);
-                h.insert(header::AUTHORIZATION, v);
-            }
+        if let (true, Some(token)) = (call.auth, &self.token) {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))
+                .map_err(|_| Error::InvalidArgument("the auth token is not a valid header"))?;
+            v.set_sensitive(true);
+            h.insert(header::AUTHORIZATION, v);
         }
         Ok(req)
     }

@@ -35,7 +35,11 @@ impl fmt::Debug for KeyRing {
         f.debug_struct("KeyRing")
             .field(
                 "versions",
-                &self.pairs.iter().map(UserKeyPair::version).collect::<Vec<_>>(),
+                &self
+                    .pairs
+                    .iter()
+                    .map(UserKeyPair::version)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -433,7 +437,12 @@ impl<T: Transport> Client<T> {
             let page = index_page(resp);
             for reason in &page.malformed {
                 if malformed_seen.insert(reason.clone()) {
-                    self.skip(&mut report, None, None, SkipReason::MalformedEntry(reason.clone()));
+                    self.skip(
+                        &mut report,
+                        None,
+                        None,
+                        SkipReason::MalformedEntry(reason.clone()),
+                    );
                 }
             }
             if page.pairs.is_empty() {
@@ -513,7 +522,12 @@ impl<T: Transport> Client<T> {
                     Some(Some(_)) => {}
                     Some(None) => {
                         unservable.insert((file, user));
-                        self.skip(&mut report, Some(file), Some(user), SkipReason::UnwrapFailed);
+                        self.skip(
+                            &mut report,
+                            Some(file),
+                            Some(user),
+                            SkipReason::UnwrapFailed,
+                        );
                         continue;
                     }
                     None => continue,
@@ -553,7 +567,12 @@ impl<T: Transport> Client<T> {
             for pair in &pairs_in_round {
                 if !ok_pairs.contains(pair) {
                     unservable.insert(*pair);
-                    self.skip(&mut report, Some(pair.0), Some(pair.1), SkipReason::WrapFailed);
+                    self.skip(
+                        &mut report,
+                        Some(pair.0),
+                        Some(pair.1),
+                        SkipReason::WrapFailed,
+                    );
                 }
             }
 

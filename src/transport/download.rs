@@ -6,7 +6,7 @@ use std::path::Path;
 use http::{Method, StatusCode, header};
 
 use super::Transport;
-use super::client::{CancelFlag, Call, Client, invalid};
+use super::client::{Call, CancelFlag, Client, invalid};
 use super::distribute::KeyRing;
 use super::models::{DownloadTokenGenerateResponse, PublicDownloadTokenGenerateRequest};
 use super::upload::Progress;
@@ -129,8 +129,14 @@ impl<T: Transport> Client<T> {
     ) -> Result<Vec<u8>> {
         let key = self.plain_file_key(file_id, keys).await?;
         let mut out = Vec::new();
-        self.fetch_decrypt(UrlSource::File(file_id), &key, &mut out, options, &mut |_| {})
-            .await?;
+        self.fetch_decrypt(
+            UrlSource::File(file_id),
+            &key,
+            &mut out,
+            options,
+            &mut |_| {},
+        )
+        .await?;
         Ok(out)
     }
 

@@ -42,7 +42,11 @@ impl<T: Transport> Client<T> {
     /// `GET /user/account/keypairs`: all the user's key pairs (current and preserved previous
     /// ones). Entries this crate cannot read (unknown versions) are [`Lenient::Invalid`].
     pub async fn user_key_pairs(&self) -> Result<Vec<Lenient<UserKeyPairContainer>>> {
-        let call = Call::api(Method::GET, "/user/account/keypairs".into(), "list user key pairs");
+        let call = Call::api(
+            Method::GET,
+            "/user/account/keypairs".into(),
+            "list user key pairs",
+        );
         self.call_json(&call).await
     }
 
@@ -60,8 +64,12 @@ impl<T: Transport> Client<T> {
 
     /// `POST /user/account/keypair`: sets the user's key pair (cannot overwrite one).
     pub async fn set_user_key_pair(&self, key_pair: &UserKeyPairContainer) -> Result<()> {
-        let call = Call::api(Method::POST, "/user/account/keypair".into(), "set user key pair")
-            .json(key_pair)?;
+        let call = Call::api(
+            Method::POST,
+            "/user/account/keypair".into(),
+            "set user key pair",
+        )
+        .json(key_pair)?;
         self.call_empty(&call).await
     }
 
@@ -96,9 +104,8 @@ impl<T: Transport> Client<T> {
         if resp.body().is_empty() {
             return Ok(Vec::new()); // 204
         }
-        serde_json::from_slice(resp.body()).map_err(|_| {
-            super::client::invalid("list room rescue key pairs", "malformed answer")
-        })
+        serde_json::from_slice(resp.body())
+            .map_err(|_| super::client::invalid("list room rescue key pairs", "malformed answer"))
     }
 
     /// `POST /nodes/rooms/{room_id}/keypair`: sets the room's rescue key pair.
@@ -119,8 +126,12 @@ impl<T: Transport> Client<T> {
         version: Option<UserKeyPairVersion>,
     ) -> Result<()> {
         let path = version_query(&format!("/nodes/rooms/{room_id}/keypair"), version);
-        self.call_empty(&Call::api(Method::DELETE, path, "delete room rescue key pair"))
-            .await
+        self.call_empty(&Call::api(
+            Method::DELETE,
+            path,
+            "delete room rescue key pair",
+        ))
+        .await
     }
 
     /// `PUT /nodes/rooms/{room_id}/encrypt`: turns on client-side encryption for an empty
@@ -203,11 +214,9 @@ impl<T: Transport> Client<T> {
     ) -> Result<KeyRing> {
         let owner = match use_key {
             None | Some(UseKey::PreviousUserKey) => Owner::User,
-            Some(UseKey::RoomRescueKey | UseKey::PreviousRoomRescueKey) => {
-                Owner::Room(room_id.ok_or(Error::InvalidArgument(
-                    "a room rescue key needs a room id",
-                ))?)
-            }
+            Some(UseKey::RoomRescueKey | UseKey::PreviousRoomRescueKey) => Owner::Room(
+                room_id.ok_or(Error::InvalidArgument("a room rescue key needs a room id"))?,
+            ),
             Some(UseKey::SystemRescueKey | UseKey::PreviousSystemRescueKey) => Owner::System,
         };
         let listed = match owner {

@@ -86,10 +86,10 @@ pub use client::{CancelFlag, Client, Event};
 pub use distribute::{DistributionReport, KeyRing, MissingKeysFilter, SkipReason, Skipped, UseKey};
 pub use download::DownloadOptions;
 pub use executor::block_on;
-pub use util::rfc3339;
 pub use retry::RetryPolicy;
 pub use shares::{DownloadShareOptions, OpenedDownloadShare, UploadShareOptions};
 pub use upload::{Progress, UploadOptions, Uploaded};
+pub use util::rfc3339;
 
 #[cfg(feature = "blocking")]
 pub use blocking_adapter::BlockingReqwestTransport;
@@ -119,8 +119,7 @@ pub trait Transport: Sync {
 /// `BlockingTransport`.
 pub trait BlockingTransport: Sync {
     /// Sends one request and returns the complete answer (any status).
-    fn send(&self, request: http::Request<Bytes>)
-    -> Result<http::Response<Bytes>, TransportError>;
+    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError>;
 
     /// Waits `duration`; by default `std::thread::sleep`.
     fn sleep(&self, duration: Duration) {
@@ -132,10 +131,7 @@ impl<F> BlockingTransport for F
 where
     F: Fn(http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> + Sync,
 {
-    fn send(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, TransportError> {
+    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
         self(request)
     }
 }

@@ -64,13 +64,7 @@ pub(crate) fn map_error(e: reqwest::Error) -> TransportError {
 pub(crate) fn strip_urls(message: &str) -> String {
     message
         .split(' ')
-        .map(|w| {
-            if w.contains("://") {
-                "<url>"
-            } else {
-                w
-            }
-        })
+        .map(|w| if w.contains("://") { "<url>" } else { w })
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -7,14 +7,13 @@ use std::path::Path;
 use http::Method;
 
 use super::Transport;
-use super::client::{CancelFlag, Call, Client, Event, invalid};
+use super::client::{Call, CancelFlag, Client, Event, invalid};
 use super::distribute::{KeyRing, SkipReason, Skipped};
 use super::download::{DownloadOptions, UrlSource};
 use super::models::{
     CompleteS3ShareUploadRequest, CreateDownloadShareRequest, CreateShareUploadChannelRequest,
     CreateShareUploadChannelResponse, DownloadShare, Lenient, ObjectExpiration,
-    PublicDownloadShare, PublicUploadShare, PublicUploadedFileData, UserFileKey,
-    UserFileKeyList,
+    PublicDownloadShare, PublicUploadShare, PublicUploadedFileData, UserFileKey, UserFileKeyList,
 };
 use super::upload::{Progress, Sink};
 use super::util::seg;
@@ -311,7 +310,15 @@ impl<T: Transport> Client<T> {
         let channel: CreateShareUploadChannelResponse = self.call_json(&call).await?;
         let id = seg(&channel.upload_id);
         let result = self
-            .share_upload_inner(&mut source, options, &ak, &id, &channel, &recipients, progress)
+            .share_upload_inner(
+                &mut source,
+                options,
+                &ak,
+                &id,
+                &channel,
+                &recipients,
+                progress,
+            )
             .await;
         if result.is_err() {
             let cancel = Call::api(

@@ -51,7 +51,8 @@ impl Fake {
     fn handle(&mut self, req: &http::Request<Bytes>) -> http::Response<Bytes> {
         let path = req.uri().path().to_owned();
         let query = req.uri().query().unwrap_or("").to_owned();
-        self.requests.push(format!("{} {path}?{query}", req.method()));
+        self.requests
+            .push(format!("{} {path}?{query}", req.method()));
         if self.fail_next > 0 {
             self.fail_next -= 1;
             return resp(503, r#"{"code":503,"message":"busy"}"#);
@@ -158,17 +159,16 @@ fn distribution_serves_everything_through_retries_and_skips_ghosts() {
         )
         .with_event_handler(move |e| ev.lock().unwrap().push(format!("{e:?}")));
     let ring = KeyRing::new(vec![pairs()[0].clone()]);
-    let report = block_on(client.distribute_missing_keys(&ring, &MissingKeysFilter::new()))
-        .unwrap();
+    let report =
+        block_on(client.distribute_missing_keys(&ring, &MissingKeysFilter::new())).unwrap();
     assert!(report.complete);
     assert_eq!(report.distributed, 260);
     assert_eq!(report.keys_set, 260);
     assert_eq!(report.skipped.len(), 150);
     assert!(
-        report
-            .skipped
-            .iter()
-            .all(|s| s.reason == SkipReason::NoPublicKey || s.reason == SkipReason::FileKeyNotListed)
+        report.skipped.iter().all(
+            |s| s.reason == SkipReason::NoPublicKey || s.reason == SkipReason::FileKeyNotListed
+        )
     );
     let f = fake.lock().unwrap();
     assert_eq!(f.missing().len(), 150, "only the ghosts remain");
@@ -217,9 +217,10 @@ fn nonsense_answers_do_not_panic() {
         &[0xff, 0xfe, 0x00],
     ];
     for body in bodies {
-        let transport = move |_req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
-            Ok(http::Response::new(Bytes::from_static(body)))
-        };
+        let transport =
+            move |_req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+                Ok(http::Response::new(Bytes::from_static(body)))
+            };
         let client = Client::new(Blocking(transport), "http://127.0.0.1:9")
             .unwrap()
             .with_retry_policy(RetryPolicy::none());
@@ -244,13 +245,21 @@ fn a_list_that_never_shrinks_is_bounded() {
         "files": [{"id": 1, "fileKeyContainer": mine}],
     })
     .to_string();
-    let transport = move |req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
-        if req.method() == http::Method::POST {
-            return Ok(resp(204, ""));
-        }
-        let offset_zero = req.uri().query().unwrap_or("").contains("offset=0");
-        Ok(resp(200, if offset_zero { &page } else { r#"{"items":[]}"# }))
-    };
+    let transport =
+        move |req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+            if req.method() == http::Method::POST {
+                return Ok(resp(204, ""));
+            }
+            let offset_zero = req.uri().query().unwrap_or("").contains("offset=0");
+            Ok(resp(
+                200,
+                if offset_zero {
+                    &page
+                } else {
+                    r#"{"items":[]}"#
+                },
+            ))
+        };
     let client = Client::new(Blocking(transport), "http://127.0.0.1:9").unwrap();
     let ring = KeyRing::new(vec![pairs()[0].clone()]);
     let report =

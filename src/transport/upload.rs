@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, header};
 
 use super::Transport;
-use super::client::{CancelFlag, Call, Client, invalid};
+use super::client::{Call, CancelFlag, Client, invalid};
 use super::distribute::{DistributionReport, KeyRing, MissingKeysFilter};
 use super::models::{
     CompleteS3FileUploadRequest, CompleteUploadRequest, CreateFileUploadRequest,
@@ -408,12 +408,10 @@ impl<T: Transport> Client<T> {
                 break;
             }
         }
-        if let Some(s) = size {
-            if s != offset {
-                return Err(Error::InvalidArgument(
-                    "the source delivered another number of bytes than the declared size",
-                ));
-            }
+        if size.is_some_and(|s| s != offset) {
+            return Err(Error::InvalidArgument(
+                "the source delivered another number of bytes than the declared size",
+            ));
         }
         Ok(Sent {
             key: enc.finalize(),

@@ -86,7 +86,10 @@ mod tests {
     fn segments_and_ranges() {
         assert_eq!(seg("abc-DEF_1.~"), "abc-DEF_1.~");
         assert_eq!(seg("a/b c?"), "a%2Fb%20c%3F");
-        assert_eq!(parse_content_range("bytes 0-999/3980"), Some((0, 999, Some(3980))));
+        assert_eq!(
+            parse_content_range("bytes 0-999/3980"),
+            Some((0, 999, Some(3980)))
+        );
         assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 5, None)));
         assert_eq!(parse_content_range("bytes 9-5/10"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use dracoon_crypto::transport::models::ResolutionStrategy;
 use dracoon_crypto::transport::{
-    Blocking, BlockingReqwestTransport, Client, DownloadOptions, Event, KeyRing,
-    MissingKeysFilter, UploadOptions, UseKey, block_on, rfc3339,
+    Blocking, BlockingReqwestTransport, Client, DownloadOptions, Event, KeyRing, MissingKeysFilter,
+    UploadOptions, UseKey, block_on, rfc3339,
 };
 use dracoon_crypto::{Password, UserKeyPair, UserKeyPairContainer, UserPublicKey};
 
@@ -82,15 +82,15 @@ pub(crate) struct DownloadArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum UseKeyArg {
     #[value(name = "room_rescue_key")]
-    RoomRescueKey,
+    RoomRescue,
     #[value(name = "system_rescue_key")]
-    SystemRescueKey,
+    SystemRescue,
     #[value(name = "previous_user_key")]
-    PreviousUserKey,
+    PreviousUser,
     #[value(name = "previous_room_rescue_key")]
-    PreviousRoomRescueKey,
+    PreviousRoomRescue,
     #[value(name = "previous_system_rescue_key")]
-    PreviousSystemRescueKey,
+    PreviousSystemRescue,
 }
 
 #[derive(Debug, Args)]
@@ -224,11 +224,11 @@ pub(crate) fn download(args: &DownloadArgs) -> Result<(), CliError> {
 
 pub(crate) fn distribute_keys(args: &DistributeArgs) -> Result<(), CliError> {
     let use_key = args.use_key.map(|k| match k {
-        UseKeyArg::RoomRescueKey => UseKey::RoomRescueKey,
-        UseKeyArg::SystemRescueKey => UseKey::SystemRescueKey,
-        UseKeyArg::PreviousUserKey => UseKey::PreviousUserKey,
-        UseKeyArg::PreviousRoomRescueKey => UseKey::PreviousRoomRescueKey,
-        UseKeyArg::PreviousSystemRescueKey => UseKey::PreviousSystemRescueKey,
+        UseKeyArg::RoomRescue => UseKey::RoomRescueKey,
+        UseKeyArg::SystemRescue => UseKey::SystemRescueKey,
+        UseKeyArg::PreviousUser => UseKey::PreviousUserKey,
+        UseKeyArg::PreviousRoomRescue => UseKey::PreviousRoomRescueKey,
+        UseKeyArg::PreviousSystemRescue => UseKey::PreviousSystemRescueKey,
     });
     if matches!(
         use_key,

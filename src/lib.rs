@@ -73,6 +73,10 @@ pub mod error;
 pub mod file_key;
 pub mod keys;
 pub mod secret;
+/// An in-process HTTP server imitating the DRACOON API subset, for tests, demos and benchmarks
+/// (feature `testkit`; see `docs/testkit-contract.md`).
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod version;
 
 pub use cipher::{

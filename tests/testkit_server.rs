@@ -347,3 +347,921 @@ fn authentication_is_required() {
     }
     assert_clean(&w.server);
 }
+
+#[test]
+fn key_pair_endpoints_validate_shapes() {
+    let w = world();
+    let c = &w.client;
+    let dave = w.server.create_user("dave");
+    let (kp, container) = key_pair(3);
+    let good = serde_json::to_value(&container).unwrap();
+
+    // No key pair yet.
+    c.api(&dave, "GET", "/user/account/keypair", None)
+        .assert_error(404, Some(-70020));
+    c.api(&dave, "GET", "/user/account/keypairs", None)
+        .assert_error(404, Some(-70020));
+
+    // Shape errors.
+    let mut missing = good.clone();
+    missing
+        .as_object_mut()
+        .unwrap()
+        .remove("publicKeyContainer");
+    c.api(&dave, "POST", "/user/account/keypair", Some(&missing))
+        .assert_error(400, Some(-80000));
+    let mut wrong_type = good.clone();
+    wrong_type["publicKeyContainer"]["version"] = json!(5);
+    c.api(&dave, "POST", "/user/account/keypair", Some(&wrong_type))
+        .assert_error(400, None);
+    let mut unknown_version = good.clone();
+    unknown_version["publicKeyContainer"]["version"] = json!("RSA-2048");
+    c.api(
+        &dave,
+        "POST",
+        "/user/account/keypair",
+        Some(&unknown_version),
+    )
+    .assert_error(400, Some(-70022));
+    let mut bad_pem = good.clone();
+    bad_pem["publicKeyContainer"]["publicKey"] = json!("-----BEGIN PUBLIC KEY-----\nAAAA\n");
+    c.api(&dave, "POST", "/user/account/keypair", Some(&bad_pem))
+        .assert_error(400, Some(-70022));
+    let mut plain_private = good.clone();
+    plain_private["privateKeyContainer"]["privateKey"] = json!("-----BEGIN PRIVATE KEY-----\n");
+    c.api(&dave, "POST", "/user/account/keypair", Some(&plain_private))
+        .assert_error(400, Some(-70023));
+    let mut mixed = good.clone();
+    mixed["privateKeyContainer"]["version"] = json!("RSA-4096");
+    c.api(&dave, "POST", "/user/account/keypair", Some(&mixed))
+        .assert_error(400, Some(-70022));
+    c.send(
+        "POST",
+        "/api/v4/user/account/keypair",
+        &[("Authorization", &format!("Bearer {}", dave.token))],
+        b"{not json",
+    )
+    .assert_error(400, None);
+
+    // Unknown extra fields are ignored.
+    let mut extra = good.clone();
+    extra["somethingNew"] = json!({"x": 1});
+    extra["publicKeyContainer"]["alsoNew"] = json!(true);
+    let r = c.api(&dave, "POST", "/user/account/keypair", Some(&extra));
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    c.api(&dave, "POST", "/user/account/keypair", Some(&good))
+        .assert_error(409, Some(-70021));
+
+    let r = c.api(&dave, "GET", "/user/account/keypair", None);
+    assert_eq!(r.status, 200);
+    let got = UserKeyPairContainer::from_json(&String::from_utf8_lossy(&r.body)).unwrap();
+    assert_eq!(
+        got.public_key_container.public_key,
+        container.public_key_container.public_key
+    );
+    assert!(got.public_key_container.created_at.is_some());
+    assert_eq!(got.public_key_container.created_by, Some(dave.id));
+    // What the server hands back unlocks with the password.
+    assert_eq!(&got.unlock(&Password::new("pw3")).unwrap(), kp);
+    c.api(&dave, "GET", "/user/account/keypair?version=RSA-4096", None)
+        .assert_error(404, Some(-70020));
+    c.api(&dave, "GET", "/user/account/keypair?version=B", None)
+        .assert_error(400, Some(-70022));
+    let r = c.api(&dave, "GET", "/user/account/keypairs", None);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+
+    // Delete, then it is gone.
+    assert_eq!(
+        c.api(&dave, "DELETE", "/user/account/keypair?version=A", None)
+            .status,
+        204
+    );
+    c.api(&dave, "GET", "/user/account/keypair", None)
+        .assert_error(404, Some(-70020));
+
+    // System and room rescue key pairs.
+    let alice = &w.users[0];
+    c.api(alice, "GET", "/settings/keypair", None)
+        .assert_error(404, Some(-70020));
+    assert_eq!(
+        c.api(alice, "GET", "/settings/keypairs", None).json(),
+        json!([])
+    );
+    let (_, system) = key_pair(4);
+    let system = serde_json::to_value(&system).unwrap();
+    assert_eq!(
+        c.api(alice, "POST", "/settings/keypair", Some(&system))
+            .status,
+        204
+    );
+    c.api(alice, "POST", "/settings/keypair", Some(&system))
+        .assert_error(400, Some(-70025));
+    assert_eq!(c.api(alice, "GET", "/settings/keypair", None).status, 200);
+    let room_path = format!("/nodes/rooms/{}/keypair", w.room);
+    c.api(alice, "GET", &room_path, None)
+        .assert_error(404, Some(-40007));
+    let (_, rescue) = key_pair(5);
+    let rescue = serde_json::to_value(&rescue).unwrap();
+    assert_eq!(c.api(alice, "POST", &room_path, Some(&rescue)).status, 204);
+    c.api(alice, "POST", &room_path, Some(&rescue))
+        .assert_error(409, Some(-70021));
+    assert_eq!(c.api(alice, "GET", &room_path, None).status, 200);
+    let plain_room = w.server.create_room("Plain", false, &[alice.id]);
+    c.api(
+        alice,
+        "GET",
+        &format!("/nodes/rooms/{plain_room}/keypair"),
+        None,
+    )
+    .assert_error(400, Some(-40001));
+    c.api(&dave, "GET", &room_path, None)
+        .assert_error(403, None);
+    c.api(alice, "GET", "/nodes/rooms/999999/keypair", None)
+        .assert_error(404, Some(-41000));
+    c.api(alice, "GET", "/nodes/rooms/abc/keypair", None)
+        .assert_error(400, Some(-80002));
+    assert_clean(&w.server);
+}
+
+#[test]
+fn missing_keys_are_paged_by_at_most_100_and_distribution_is_checked() {
+    let w = world();
+    let c = &w.client;
+    let (alice, bob, carol) = (&w.users[0], &w.users[1], &w.users[2]);
+    // 60 files that only alice can read: 120 missing (file, user) pairs.
+    let files: Vec<(i64, PlainFileKey)> = (0..60)
+        .map(|i| {
+            let (id, key, _) =
+                put_encrypted(&w, &format!("f{i}.bin"), format!("file {i}").as_bytes(), 0);
+            (id, key)
+        })
+        .collect();
+    assert_eq!(w.server.missing_keys().len(), 120);
+
+    // Bob and carol cannot serve anything; alice sees all, 100 at a time.
+    let r = c.api(bob, "GET", "/nodes/missingFileKeys", None);
+    assert_eq!(r.json()["range"]["total"], 0);
+    let r = c.api(
+        alice,
+        "GET",
+        "/nodes/missingFileKeys?offset=0&limit=500",
+        None,
+    );
+    let page = r.json();
+    assert_eq!(
+        page["range"],
+        json!({"offset": 0, "limit": 100, "total": 120})
+    );
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    let r = c.api(alice, "GET", "/nodes/missingFileKeys?offset=100", None);
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 20);
+    let r = c.api(
+        alice,
+        "GET",
+        "/nodes/missingFileKeys?limit=7&offset=3",
+        None,
+    );
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 7);
+    assert_eq!(r.json()["range"]["total"], 120);
+    // Filters.
+    let r = c.api(
+        alice,
+        "GET",
+        &format!("/nodes/missingFileKeys?user_id={}", carol.id),
+        None,
+    );
+    assert_eq!(r.json()["range"]["total"], 60);
+    let r = c.api(
+        alice,
+        "GET",
+        &format!("/nodes/missingFileKeys?file_id={}", files[0].0),
+        None,
+    );
+    assert_eq!(r.json()["range"]["total"], 2);
+    let r = c.api(
+        alice,
+        "GET",
+        &format!("/nodes/missingFileKeys?room_id={}", w.room),
+        None,
+    );
+    assert_eq!(r.json()["range"]["total"], 120);
+
+    // Distribute page by page at offset 0, as a client should.
+    let mut rounds = 0;
+    loop {
+        let page = c
+            .api(
+                alice,
+                "GET",
+                "/nodes/missingFileKeys?offset=0&limit=100",
+                None,
+            )
+            .json();
+        let items = page["items"].as_array().unwrap();
+        if items.is_empty() {
+            break;
+        }
+        rounds += 1;
+        let mut out = Vec::new();
+        for item in items {
+            let (user, file) = (
+                item["userId"].as_i64().unwrap(),
+                item["fileId"].as_i64().unwrap(),
+            );
+            let fk = page["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["id"] == file)
+                .unwrap();
+            let enc = EncryptedFileKey::from_json(&fk["fileKeyContainer"].to_string()).unwrap();
+            let plain = keys().pairs[0].private_key().unwrap_file_key(&enc).unwrap();
+            let users = page["users"].as_array().unwrap();
+            let targets: Vec<&Value> = users.iter().filter(|u| u["id"] == user).collect();
+            assert_eq!(targets.len(), 1);
+            let public: dracoon_crypto::PublicKeyContainer =
+                serde_json::from_value(targets[0]["publicKeyContainer"].clone()).unwrap();
+            let wrapped = public.wrap_file_key(&plain).unwrap();
+            out.push(json!({"userId": user, "fileId": file, "fileKey": file_key_json(&wrapped)}));
+        }
+        let r = c.api(
+            alice,
+            "POST",
+            "/nodes/files/keys",
+            Some(&json!({"items": out})),
+        );
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
+    assert_eq!(rounds, 2);
+    assert!(w.server.missing_keys().is_empty());
+    assert_clean(&w.server);
+    // Bob now reads a file with his own key.
+    let r = c.api(
+        bob,
+        "GET",
+        &format!("/nodes/files/{}/user_file_key", files[7].0),
+        None,
+    );
+    let enc = EncryptedFileKey::from_json(&String::from_utf8_lossy(&r.body)).unwrap();
+    assert_eq!(
+        keys().pairs[1].private_key().unwrap_file_key(&enc).unwrap(),
+        files[7].1
+    );
+    // Setting a key again keeps the first one (idempotent).
+    let before = w.server.file_key(files[7].0, bob.id).unwrap();
+    let again = keys().pairs[1]
+        .public_key()
+        .wrap_file_key(&files[7].1)
+        .unwrap();
+    let body = json!({"items": [{"userId": bob.id, "fileId": files[7].0, "fileKey": file_key_json(&again)}]});
+    assert_eq!(
+        c.api(alice, "POST", "/nodes/files/keys", Some(&body))
+            .status,
+        204
+    );
+    assert_eq!(w.server.file_key(files[7].0, bob.id).unwrap(), before);
+    assert_clean(&w.server);
+}
+
+#[test]
+fn wrongly_wrapped_keys_are_violations() {
+    let w = world();
+    let c = &w.client;
+    let (alice, bob, carol) = (&w.users[0], &w.users[1], &w.users[2]);
+    let (file, key, _) = put_encrypted(&w, "a.txt", b"secret", 0);
+    let (_, other_key, _) = put_encrypted(&w, "b.txt", b"other", 0);
+
+    // Wrapped for the wrong public key (carol's key, sent as bob's).
+    let for_carol = keys().pairs[2].public_key().wrap_file_key(&key).unwrap();
+    // The right public key, but another file's key.
+    let wrong_plain = keys().pairs[2]
+        .public_key()
+        .wrap_file_key(&other_key)
+        .unwrap();
+    let body = json!({"items": [
+        {"userId": bob.id, "fileId": file, "fileKey": file_key_json(&for_carol)},
+        {"userId": carol.id, "fileId": file, "fileKey": file_key_json(&wrong_plain)},
+    ]});
+    assert_eq!(
+        c.api(alice, "POST", "/nodes/files/keys", Some(&body))
+            .status,
+        204
+    );
+    let v = w.server.violations();
+    assert_eq!(v.len(), 2, "{v:#?}");
+    assert!(
+        v.iter()
+            .any(|m| m.contains(&format!("user {}", bob.id)) && m.contains("does not unwrap")),
+        "{v:#?}"
+    );
+    assert!(
+        v.iter()
+            .any(|m| m.contains(&format!("user {}", carol.id)) && m.contains("different file key")),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn file_key_requests_are_validated() {
+    let w = world();
+    let c = &w.client;
+    let (alice, bob) = (&w.users[0], &w.users[1]);
+    let (file, key, _) = put_encrypted(&w, "a.txt", b"secret", 0);
+    let good = file_key_json(&keys().pairs[1].public_key().wrap_file_key(&key).unwrap());
+    let post = |body: Value| c.api(alice, "POST", "/nodes/files/keys", Some(&body));
+
+    post(json!({})).assert_error(400, Some(-80000));
+    post(json!({"items": {}})).assert_error(400, None);
+    post(json!({"items": [{"userId": bob.id, "fileKey": good}]})).assert_error(400, Some(-80000));
+    post(json!({"items": [{"userId": bob.id.to_string(), "fileId": file, "fileKey": good}]}))
+        .assert_error(400, Some(-80002));
+    post(json!({"items": [{"userId": bob.id, "fileId": 1.5, "fileKey": good}]}))
+        .assert_error(400, Some(-80002));
+    let mut no_tag = good.clone();
+    no_tag.as_object_mut().unwrap().remove("tag");
+    post(json!({"items": [{"userId": bob.id, "fileId": file, "fileKey": no_tag}]}))
+        .assert_error(400, Some(-80000));
+    assert_clean(&w.server);
+    let mut bad_version = good.clone();
+    bad_version["version"] = json!("RSA-4096/AES-256-GCM");
+    post(json!({"items": [{"userId": bob.id, "fileId": file, "fileKey": bad_version}]}))
+        .assert_error(400, Some(-80062));
+    assert_eq!(w.server.violations().len(), 1);
+    post(json!({"items": [{"userId": bob.id, "fileId": 999_999, "fileKey": good}]}))
+        .assert_error(404, Some(-40751));
+    post(json!({"items": [{"userId": 999_999, "fileId": file, "fileKey": good}]}))
+        .assert_error(404, Some(-70501));
+    let outsider = w.server.create_user("eve");
+    post(json!({"items": [{"userId": outsider.id, "fileId": file, "fileKey": good}]}))
+        .assert_error(403, Some(-10006));
+    c.api(
+        &outsider,
+        "POST",
+        "/nodes/files/keys",
+        Some(&json!({"items": [{"userId": bob.id, "fileId": file, "fileKey": good}]})),
+    )
+    .assert_error(403, None);
+    // Nothing was stored by the refused requests.
+    assert!(w.server.file_key(file, bob.id).is_none());
+
+    // Query parameters of the missing-keys list.
+    let get = |q: &str| c.api(alice, "GET", &format!("/nodes/missingFileKeys{q}"), None);
+    get("?use_key=bogus").assert_error(400, Some(-92001));
+    get("?limit=abc").assert_error(400, Some(-80002));
+    get("?offset=-1").assert_error(400, Some(-80024));
+    get("?limit=0").assert_error(400, Some(-80024));
+    get("?file_id=999999").assert_error(404, Some(-40751));
+    get("?room_id=999999").assert_error(404, Some(-41000));
+    get("?user_id=999999").assert_error(404, Some(-70501));
+    get(&format!("?room_id={}&use_key=room_rescue_key", w.room)).assert_error(400, Some(-40024));
+    c.api(&outsider, "GET", "/nodes/missingFileKeys", None)
+        .assert_error(403, Some(-70020));
+}
+
+// ------------------------------------------------------------------------------------------
+// Uploads and downloads
+
+fn open_channel(w: &World, user: &TestUser, name: &str, size: Option<usize>, s3: bool) -> Value {
+    let mut body = json!({"parentId": w.room, "name": name, "directS3Upload": s3});
+    if let Some(size) = size {
+        body["size"] = json!(size);
+    }
+    let r = w
+        .client
+        .api(user, "POST", "/nodes/files/uploads", Some(&body));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+fn put_chunk(w: &World, url: &str, start: usize, data: &[u8], total: &str) -> Resp {
+    let range = format!("bytes {}-{}/{total}", start, start + data.len() - 1);
+    w.client.send(
+        "POST",
+        url,
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Range", &range),
+        ],
+        data,
+    )
+}
+
+fn pseudo_random(len: usize, seed: u8) -> Vec<u8> {
+    let mut x = u64::from(seed) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn chunked_upload_of_tens_of_mib_then_ranged_download() {
+    let w = world();
+    let (alice, bob, carol) = (&w.users[0], &w.users[1], &w.users[2]);
+    let plain = pseudo_random(24 * 1024 * 1024 + 123, 7);
+    let (ciphertext, key) = encrypt_bytes(&plain).unwrap();
+    let channel = open_channel(&w, alice, "big.bin", Some(ciphertext.len()), false);
+    let url = channel["uploadUrl"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/api/v4/uploads/", w.server.base_url())),
+        "{url}"
+    );
+    assert_eq!(
+        channel["token"].as_str().map(|t| url.ends_with(t)),
+        Some(true)
+    );
+    assert!(channel["uploadId"].is_string());
+
+    // Three chunks, the last one first; totals announced.
+    let chunk = 10 * 1024 * 1024;
+    let total = ciphertext.len().to_string();
+    for start in [2 * chunk, 0, chunk] {
+        let end = (start + chunk).min(ciphertext.len());
+        let r = put_chunk(&w, url, start, &ciphertext[start..end], &total);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["size"], json!(end - start));
+    }
+    // A resent chunk with the same bytes is fine.
+    assert_eq!(
+        put_chunk(&w, url, 0, &ciphertext[..chunk], &total).status,
+        201
+    );
+
+    let own = keys().pairs[0].public_key().wrap_file_key(&key).unwrap();
+    let for_bob = keys().pairs[1].public_key().wrap_file_key(&key).unwrap();
+    let done = json!({
+        "resolutionStrategy": "autorename",
+        "keepShareLinks": false,
+        "fileKey": file_key_json(&own),
+        "userFileKeyList": {"items": [{"userId": bob.id, "fileKey": file_key_json(&for_bob)}]},
+        "futureField": [1, 2],
+    });
+    let r = w.client.public("PUT", url, Some(&done));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let node = r.json();
+    assert_eq!(node["type"], "file");
+    assert_eq!(node["name"], "big.bin");
+    assert_eq!(node["size"], json!(ciphertext.len()));
+    assert_eq!(node["isEncrypted"], true);
+    let id = node["id"].as_i64().unwrap();
+    assert_eq!(w.server.find_file(w.room, "big.bin"), Some(id));
+    assert!(w.server.file_content(id).unwrap() == ciphertext);
+    assert!(w.server.file_key(id, bob.id).is_some());
+    assert_eq!(w.server.missing_keys(), vec![(id, carol.id)]);
+    assert_clean(&w.server);
+    // The token is used up.
+    w.client
+        .public("PUT", url, Some(&done))
+        .assert_error(404, Some(-20501));
+
+    // Bob downloads in ranges and decrypts.
+    let r = w.client.api(
+        bob,
+        "GET",
+        &format!("/nodes/files/{id}/user_file_key"),
+        None,
+    );
+    let enc = EncryptedFileKey::from_json(&String::from_utf8_lossy(&r.body)).unwrap();
+    let bob_key = keys().pairs[1].private_key().unwrap_file_key(&enc).unwrap();
+    let r = w
+        .client
+        .api(bob, "POST", &format!("/nodes/files/{id}/downloads"), None);
+    assert_eq!(r.status, 200);
+    let download = r.json()["downloadUrl"].as_str().unwrap().to_string();
+    assert!(download.starts_with(&format!("{}/api/v4/downloads/", w.server.base_url())));
+    let r = w
+        .client
+        .send("GET", &download, &[("Range", "bytes=0-99")], b"");
+    assert_eq!(r.status, 206);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 0-99/{}", ciphertext.len()).as_str())
+    );
+    assert_eq!(r.body, ciphertext[..100]);
+    let mut got = r.body;
+    let r = w
+        .client
+        .send("GET", &download, &[("Range", "bytes=100-")], b"");
+    assert_eq!(r.status, 206);
+    got.extend_from_slice(&r.body);
+    assert_eq!(decrypt_bytes(&got, &bob_key).unwrap(), plain);
+    let r = w.client.send("GET", &download, &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some(total.as_str()));
+    assert!(r.body == ciphertext);
+    w.client
+        .send(
+            "GET",
+            &download,
+            &[("Range", &format!("bytes={}-", ciphertext.len()))],
+            b"",
+        )
+        .assert_error(416, None);
+    w.client
+        .send("GET", &download, &[("Range", "bytes=9-3")], b"")
+        .assert_error(416, None);
+    w.client
+        .public("GET", "/downloads/nope", None)
+        .assert_error(401, Some(-20502));
+    // Carol has no key yet.
+    w.client
+        .api(
+            carol,
+            "GET",
+            &format!("/nodes/files/{id}/user_file_key"),
+            None,
+        )
+        .assert_error(404, Some(-40761));
+    assert_clean(&w.server);
+}
+
+#[test]
+fn content_ranges_must_match_the_body() {
+    let w = world();
+    let alice = &w.users[0];
+    let channel = open_channel(&w, alice, "r.bin", None, false);
+    let url = channel["uploadUrl"].as_str().unwrap();
+    let data = pseudo_random(1000, 3);
+    // The client-style exclusive end is a mismatch.
+    let r = w
+        .client
+        .send("POST", url, &[("Content-Range", "bytes 0-1000/*")], &data);
+    r.assert_error(400, Some(-80021));
+    assert_eq!(w.server.violations().len(), 1);
+    let r = w
+        .client
+        .send("POST", url, &[("Content-Range", "0-999/1000")], &data);
+    r.assert_error(400, Some(-80021));
+    let r = w
+        .client
+        .send("POST", url, &[("Content-Range", "bytes 0-999/999")], &data);
+    r.assert_error(400, Some(-80021));
+    assert_eq!(w.server.violations().len(), 3);
+
+    // The same range again with other bytes is a violation (a re-encrypted chunk).
+    assert_eq!(put_chunk(&w, url, 0, &data, "*").status, 201);
+    let other = pseudo_random(1000, 4);
+    assert_eq!(put_chunk(&w, url, 500, &other[..200], "*").status, 201);
+    let v = w.server.violations();
+    assert_eq!(v.len(), 4, "{v:#?}");
+    assert!(v[3].contains("bytes 500-699 written twice"), "{v:#?}");
+
+    // A gap is refused at completion.
+    let w2 = world();
+    let channel = open_channel(&w2, &w2.users[0], "gap.bin", None, false);
+    let url = channel["uploadUrl"].as_str().unwrap();
+    let (ciphertext, key) = encrypt_bytes(&data).unwrap();
+    assert_eq!(
+        put_chunk(&w2, url, 0, &ciphertext[..100], "1000").status,
+        201
+    );
+    assert_eq!(
+        put_chunk(&w2, url, 200, &ciphertext[200..], "1000").status,
+        201
+    );
+    let own = keys().pairs[0].public_key().wrap_file_key(&key).unwrap();
+    w2.client
+        .public("PUT", url, Some(&json!({"fileKey": file_key_json(&own)})))
+        .assert_error(400, Some(-80021));
+    // Filling the gap (multipart this time) makes it complete.
+    let mut body = b"--B0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"gap.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+    body.extend_from_slice(&ciphertext[100..200]);
+    body.extend_from_slice(b"\r\n--B0undary--\r\n");
+    let r = w2.client.send(
+        "POST",
+        url,
+        &[
+            ("Content-Type", "multipart/form-data; boundary=B0undary"),
+            ("Content-Range", "bytes 100-199/1000"),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = w2
+        .client
+        .public("PUT", url, Some(&json!({"fileKey": file_key_json(&own)})));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_clean(&w2.server);
+}
+
+#[test]
+fn completion_rules() {
+    let w = world();
+    let (alice, bob) = (&w.users[0], &w.users[1]);
+    let upload = |name: &str, plain: &[u8]| {
+        let (ciphertext, key) = encrypt_bytes(plain).unwrap();
+        let channel = open_channel(&w, alice, name, Some(ciphertext.len()), false);
+        let url = channel["uploadUrl"].as_str().unwrap().to_string();
+        if !ciphertext.is_empty() {
+            assert_eq!(
+                put_chunk(&w, &url, 0, &ciphertext, &ciphertext.len().to_string()).status,
+                201
+            );
+        }
+        (url, key)
+    };
+    // No fileKey in an encrypted room.
+    let (url, key) = upload("a.txt", b"one");
+    w.client
+        .public("PUT", &url, Some(&json!({})))
+        .assert_error(400, Some(-40763));
+    w.client
+        .public("PUT", &url, Some(&json!({"resolutionStrategy": "merge"})))
+        .assert_error(400, Some(-50503));
+    w.client
+        .public("PUT", &url, Some(&json!({"keepShareLinks": true})))
+        .assert_error(400, Some(-80034));
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    assert_eq!(
+        w.client
+            .public("PUT", &url, Some(&json!({"fileKey": own})))
+            .status,
+        201
+    );
+
+    // Same name again: fail, autorename, overwrite.
+    let (url, key) = upload("a.txt", b"two");
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    w.client
+        .public(
+            "PUT",
+            &url,
+            Some(&json!({"fileKey": own, "resolutionStrategy": "fail"})),
+        )
+        .assert_error(409, Some(-40010));
+    let r = w.client.public("PUT", &url, Some(&json!({"fileKey": own})));
+    assert_eq!(r.json()["name"], "a (1).txt");
+    let first = w.server.find_file(w.room, "a.txt").unwrap();
+    let (url, key) = upload("b.txt", b"three");
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    let r = w.client.public(
+        "PUT",
+        &url,
+        Some(&json!({"fileKey": own, "fileName": "a.txt", "resolutionStrategy": "overwrite"})),
+    );
+    assert_eq!(r.status, 201);
+    let replaced = w.server.find_file(w.room, "a.txt").unwrap();
+    assert_ne!(replaced, first);
+    assert!(w.server.file_content(first).is_none());
+
+    // Empty file: no chunk at all, valid tag.
+    let (url, key) = upload("empty.bin", b"");
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    let r = w.client.public("PUT", &url, Some(&json!({"fileKey": own})));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["size"], 0);
+    // ... or RD's single empty chunk `bytes 0-0/0`.
+    let (ciphertext, key) = encrypt_bytes(b"").unwrap();
+    let channel = open_channel(&w, alice, "empty2.bin", Some(0), false);
+    let url = channel["uploadUrl"].as_str().unwrap();
+    let r = w.client.send(
+        "POST",
+        url,
+        &[("Content-Range", "bytes 0-0/0")],
+        &ciphertext,
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    assert_eq!(
+        w.client
+            .public("PUT", url, Some(&json!({"fileKey": own})))
+            .status,
+        201
+    );
+
+    // A key for a user that the uploader's key does not match, or content that does not verify.
+    let (url, key) = upload("c.txt", b"four");
+    let (_, other) = encrypt_bytes(b"four").unwrap();
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    let wrong = file_key_json(&keys().pairs[1].public_key().wrap_file_key(&other).unwrap());
+    let r = w.client.public(
+        "PUT",
+        &url,
+        Some(&json!({"fileKey": own, "userFileKeyList": {"items": [{"userId": bob.id, "fileKey": wrong}]}})),
+    );
+    assert_eq!(r.status, 201);
+    let v = w.server.violations();
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert!(v[0].contains(&format!("user {}", bob.id)), "{v:#?}");
+    let (url, _) = upload("d.txt", b"five");
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&other).unwrap());
+    assert_eq!(
+        w.client
+            .public("PUT", &url, Some(&json!({"fileKey": own})))
+            .status,
+        201
+    );
+    let v = w.server.violations();
+    assert_eq!(v.len(), 2, "{v:#?}");
+    assert!(
+        v[1].contains("uploader's fileKey") && v[1].contains("does not decrypt"),
+        "{v:#?}"
+    );
+
+    // Channel creation shapes.
+    let create = |body: Value| {
+        w.client
+            .api(alice, "POST", "/nodes/files/uploads", Some(&body))
+    };
+    create(json!({"name": "x"})).assert_error(400, Some(-80000));
+    create(json!({"parentId": w.room})).assert_error(400, Some(-80000));
+    create(json!({"parentId": w.room, "name": "a/b"})).assert_error(400, Some(-40755));
+    create(json!({"parentId": w.room, "name": "x", "classification": 9}))
+        .assert_error(400, Some(-40756));
+    create(json!({"parentId": w.room, "name": "x", "size": -1})).assert_error(400, Some(-80001));
+    create(json!({"parentId": w.room, "name": "x", "directS3Upload": "yes"}))
+        .assert_error(400, Some(-80005));
+    create(json!({"parentId": w.room, "name": "x", "timestampCreation": "yesterday"}))
+        .assert_error(400, None);
+    create(json!({"parentId": w.room, "name": "x", "size": 1u64 << 40}))
+        .assert_error(400, Some(-80037));
+    create(json!({"parentId": 999_999, "name": "x"})).assert_error(404, Some(-41000));
+    let outsider = w.server.create_user("eve");
+    w.client
+        .api(
+            &outsider,
+            "POST",
+            "/nodes/files/uploads",
+            Some(&json!({"parentId": w.room, "name": "x"})),
+        )
+        .assert_error(403, None);
+    // Cancel.
+    let channel = open_channel(&w, alice, "cancel.bin", None, false);
+    let id = channel["uploadId"].as_str().unwrap();
+    w.client
+        .api(bob, "DELETE", &format!("/nodes/files/uploads/{id}"), None)
+        .assert_error(403, None);
+    assert_eq!(
+        w.client
+            .api(alice, "DELETE", &format!("/nodes/files/uploads/{id}"), None)
+            .status,
+        204
+    );
+    w.client
+        .public("POST", channel["uploadUrl"].as_str().unwrap(), None)
+        .assert_error(404, Some(-20501));
+    let channel = open_channel(&w, alice, "cancel2.bin", None, false);
+    assert_eq!(
+        w.client
+            .public("DELETE", channel["uploadUrl"].as_str().unwrap(), None)
+            .status,
+        204
+    );
+    assert_eq!(w.server.violations().len(), 2);
+}
+
+#[test]
+fn s3_upload_with_presigned_parts_and_status_polling() {
+    let w = world();
+    let alice = &w.users[0];
+    let plain = pseudo_random(5 * 1024 * 1024 + 1000, 9);
+    let (ciphertext, key) = encrypt_bytes(&plain).unwrap();
+    let channel = open_channel(&w, alice, "s3.bin", Some(ciphertext.len()), true);
+    let id = channel["uploadId"].as_str().unwrap().to_string();
+    // No chunks on an S3 channel.
+    put_chunk(
+        &w,
+        channel["uploadUrl"].as_str().unwrap(),
+        0,
+        &ciphertext[..10],
+        "*",
+    )
+    .assert_error(400, Some(-90033));
+    let status = || {
+        w.client
+            .api(alice, "GET", &format!("/nodes/files/uploads/{id}"), None)
+            .json()
+    };
+    assert_eq!(status()["status"], "transfer");
+
+    let urls_for = |size: usize, first: i64, last: i64| {
+        let body = json!({"size": size, "firstPartNumber": first, "lastPartNumber": last});
+        w.client.api(
+            alice,
+            "POST",
+            &format!("/nodes/files/uploads/{id}/s3_urls"),
+            Some(&body),
+        )
+    };
+    urls_for(10, 0, 1).assert_error(400, Some(-80001));
+    let parts = [
+        &ciphertext[..5 * 1024 * 1024],
+        &ciphertext[5 * 1024 * 1024..],
+    ];
+    let mut etags = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let r = urls_for(part.len(), i as i64 + 1, i as i64 + 1);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let urls = r.json();
+        assert_eq!(urls["urls"][0]["partNumber"], json!(i + 1));
+        let url = urls["urls"][0]["url"].as_str().unwrap().to_string();
+        assert!(
+            url.starts_with(&format!("{}/s3/{id}/{}?", w.server.base_url(), i + 1)),
+            "{url}"
+        );
+        // A wrong size does not fit the signature.
+        let r = w.client.send("PUT", &url, &[], &part[..part.len() - 1]);
+        assert_eq!(r.status, 403);
+        let r = w.client.send("PUT", &url, &[], part);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let etag = r.header("etag").unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        etags.push(etag.trim_matches('"').to_string());
+    }
+    let v = w.server.violations();
+    assert_eq!(v.len(), 2, "{v:#?}");
+
+    let own = file_key_json(&keys().pairs[0].public_key().wrap_file_key(&key).unwrap());
+    let complete = |parts: Value| {
+        w.client.api(
+            alice,
+            "PUT",
+            &format!("/nodes/files/uploads/{id}/s3"),
+            Some(&json!({"parts": parts, "resolutionStrategy": "autorename", "fileKey": own})),
+        )
+    };
+    complete(
+        json!([{"partNumber": 1, "partEtag": etags[0]}, {"partNumber": 3, "partEtag": etags[1]}]),
+    )
+    .assert_error(400, Some(-80045));
+    complete(
+        json!([{"partNumber": 1, "partEtag": etags[1]}, {"partNumber": 2, "partEtag": etags[1]}]),
+    )
+    .assert_error(400, Some(-80045));
+    complete(json!([{"partNumber": 1}])).assert_error(400, Some(-80000));
+    let r = complete(
+        json!([{"partNumber": 2, "partEtag": etags[1]}, {"partNumber": 1, "partEtag": format!("\"{}\"", etags[0])}]),
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(status()["status"], "finishing");
+    let done = status();
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["node"]["name"], "s3.bin");
+    let node = done["node"]["id"].as_i64().unwrap();
+    assert!(w.server.file_content(node).unwrap() == ciphertext);
+    assert_eq!(status()["status"], "done");
+    assert_eq!(w.server.violations().len(), 2);
+
+    // Small parts that are not the last one are refused at completion.
+    let channel = open_channel(&w, alice, "small.bin", None, true);
+    let id = channel["uploadId"].as_str().unwrap().to_string();
+    let mut etags = Vec::new();
+    for (n, part) in [&ciphertext[..100], &ciphertext[100..200]]
+        .iter()
+        .enumerate()
+    {
+        let body = json!({"size": part.len(), "firstPartNumber": n + 1, "lastPartNumber": n + 1});
+        let r = w.client.api(
+            alice,
+            "POST",
+            &format!("/nodes/files/uploads/{id}/s3_urls"),
+            Some(&body),
+        );
+        let url = r.json()["urls"][0]["url"].as_str().unwrap().to_string();
+        // The auth header never goes to S3.
+        if n == 0 {
+            let auth = format!("Bearer {}", alice.token);
+            assert_eq!(
+                w.client
+                    .send("PUT", &url, &[("Authorization", &auth)], part)
+                    .status,
+                400
+            );
+        }
+        etags.push(
+            w.client
+                .send("PUT", &url, &[], part)
+                .header("etag")
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let v = w.server.violations();
+    assert_eq!(v.len(), 3, "{v:#?}");
+    assert!(
+        v[2].contains("authorization header sent to a presigned S3 URL"),
+        "{v:#?}"
+    );
+    let r = w.client.api(
+        alice,
+        "PUT",
+        &format!("/nodes/files/uploads/{id}/s3"),
+        Some(&json!({"parts": [{"partNumber": 1, "partEtag": etags[0]}, {"partNumber": 2, "partEtag": etags[1]}], "fileKey": own})),
+    );
+    r.assert_error(400, Some(-80046));
+
+    // S3 switched off.
+    w.server.set_s3_enabled(false);
+    w.client
+        .api(
+            alice,
+            "POST",
+            "/nodes/files/uploads",
+            Some(&json!({"parentId": w.room, "name": "n", "directS3Upload": true})),
+        )
+        .assert_error(412, Some(-90030));
+}

@@ -2,10 +2,11 @@
 //! `dracoon-crypto-api.yaml`, for tests, demos and benchmarks (feature `testkit`).
 //!
 //! The server runs on `127.0.0.1` on an ephemeral port, on its own thread with its own tokio
-//! runtime, and stops when the [`TestServer`] is dropped. It reads and writes the API's JSON
-//! itself (an independent second reading of the spec, sharing no models with the client side),
-//! validates requests against the spec's shapes, answers errors as DRACOON `ErrorResponse`s with
-//! the spec's `errorCode`s, and checks the cryptography clients hand it:
+//! runtime, and stops when the [`TestServer`](crate::testkit::TestServer) is dropped. It reads
+//! and writes the API's JSON itself (an independent second reading of the spec, sharing no
+//! models with the client side), validates requests against the spec's shapes, answers errors
+//! as DRACOON `ErrorResponse`s with the spec's `errorCode`s, and checks the cryptography
+//! clients hand it:
 //!
 //! * every file key stored for a user or rescue key (`POST /nodes/files/keys`, upload completion,
 //!   share creation) must unwrap, with the private key the test registered for the target, to
@@ -15,9 +16,11 @@
 //! * chunk uploads must carry a `Content-Range` matching the body, and must not rewrite a byte
 //!   range with different bytes.
 //!
-//! Whatever is wrong ends up in [`TestServer::violations`], which tests assert to be empty.
-//! Faults (5xx/429 answers, connections dropped mid-body, a missing-keys list that changes
-//! between pages) are injected with [`TestServer::inject`].
+//! Whatever is wrong ends up in
+//! [`TestServer::violations`](crate::testkit::TestServer::violations), which tests assert to be
+//! empty. Faults (5xx/429 answers, connections dropped mid-body, a missing-keys list that
+//! changes between pages) are injected with
+//! [`TestServer::inject`](crate::testkit::TestServer::inject).
 //!
 //! The Rust API and the HTTP behaviour are fixed in `docs/testkit-contract.md`.
 //!

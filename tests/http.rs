@@ -875,3 +875,105 @@ fn unknown_key_versions_from_the_server_are_skipped_not_fatal() {
         "{set:?}"
     );
 }
+
+fn rsa4096() -> &'static UserKeyPair {
+    static K: OnceLock<UserKeyPair> = OnceLock::new();
+    K.get_or_init(|| UserKeyPair::generate(UserKeyPairVersion::Rsa4096).unwrap())
+}
+
+#[test]
+fn two_key_pairs_per_user_own_key_picked_by_version_every_public_key_served() {
+    let w = world();
+    let log: Log = Log::default();
+    // Alice and Bob also hold an RSA-4096 key pair (the same one, for speed: the server only
+    // needs each holder's key to unwrap what was wrapped for it).
+    let big = rsa4096();
+    let big_container = |i: usize| {
+        big.hazmat_to_container_with_iterations(&password(i), ITERATIONS)
+            .unwrap()
+    };
+    w.server
+        .add_user_key_pair(w.users[0].id, big_container(0), big);
+    w.server
+        .add_user_key_pair(w.users[1].id, big_container(1), big);
+    // File 1 carries Alice's key for her A key pair, file 2 for her RSA-4096 one.
+    let mut files = Vec::new();
+    for (i, kp) in [&pairs()[0], big].into_iter().enumerate() {
+        let (ct, key) = encrypt_bytes(format!("v{i}").as_bytes()).unwrap();
+        let mine = kp.public_key().wrap_file_key(&key).unwrap();
+        files.push(
+            w.server
+                .put_file(w.room, &format!("v{i}"), ct, &key, &[(w.users[0].id, mine)]),
+        );
+    }
+    let alice = blocking_client(&w, 0, &log);
+    let keys = block_on(alice.key_ring(&password(0), None, None)).unwrap();
+    assert_eq!(keys.pairs().len(), 2, "both key pairs unlocked");
+    let r = block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new())).unwrap();
+    assert_eq!(r.distributed, 4, "{r:?}"); // 2 files x (bob, carol)
+    assert_eq!(r.keys_set, 6, "{r:?}"); // bob has two public keys, carol one
+    assert!(w.server.missing_keys().is_empty());
+    // Bob reads both with either of his key pairs.
+    let bob = blocking_client(&w, 1, &log);
+    for (i, f) in files.iter().enumerate() {
+        for kp in [&pairs()[1], big] {
+            let got = block_on(bob.download_to_vec(
+                *f,
+                &KeyRing::new(vec![kp.clone()]),
+                &DownloadOptions::default(),
+            ));
+            // The server hands out one of Bob's keys; the matching key pair opens it.
+            if let Ok(got) = got {
+                assert_eq!(got, format!("v{i}").as_bytes());
+            }
+        }
+        let both = KeyRing::new(vec![pairs()[1].clone(), big.clone()]);
+        let got = block_on(bob.download_to_vec(*f, &both, &DownloadOptions::default())).unwrap();
+        assert_eq!(got, format!("v{i}").as_bytes());
+    }
+    assert_clean(&w);
+}
+
+#[test]
+fn empty_files_upload_and_download_with_a_verified_tag() {
+    let w = world();
+    let log: Log = Log::default();
+    let alice = blocking_client(&w, 0, &log);
+    let o = UploadOptions::new(w.room, "empty.txt")
+        .size(0)
+        .distribute(true);
+    let up =
+        block_on(alice.upload(std::io::empty(), pairs()[0].public_key(), &o, &mut |_| {})).unwrap();
+    let chunks = w
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/api/v4/uploads/"))
+        .count();
+    assert_eq!(chunks, 0, "an empty file is completed without chunks");
+    let bob = async_client(&w, 1, &log);
+    let rt = runtime();
+    let (bob_keys, opts) = (ring(1), DownloadOptions::default());
+    let fut = bob.download_to_vec(up.node.id, &bob_keys, &opts);
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&fut);
+    assert_eq!(rt.block_on(fut).unwrap(), b"");
+    // The upload future is Send too (spawnable on a multi-threaded runtime).
+    let carol = async_client(&w, 2, &log);
+    let data = vec![1u8; 10];
+    let o = UploadOptions::new(w.room, "spawned.txt");
+    let node = rt
+        .block_on(async move {
+            tokio::spawn(async move {
+                carol
+                    .upload(&data[..], pairs()[2].public_key(), &o, &mut |_| {})
+                    .await
+                    .map(|u| u.node.id)
+            })
+            .await
+        })
+        .unwrap()
+        .unwrap();
+    assert!(node > 0);
+    assert_clean(&w);
+}

@@ -29,8 +29,8 @@
 //!
 //! # Errors, retries, secrets
 //!
-//! A non-2xx answer becomes [`Error::Api`] with the HTTP status and the DRACOON `errorCode`;
-//! connection failures and malformed answers become [`Error::Transport`]. Idempotent steps (GETs,
+//! A non-2xx answer becomes [`Error::Api`](crate::Error::Api) with the HTTP status and the DRACOON `errorCode`;
+//! connection failures and malformed answers become [`Error::Transport`](crate::Error::Transport). Idempotent steps (GETs,
 //! chunk uploads with a fixed `Content-Range`, S3 part uploads, key uploads, presigned URL
 //! requests) are retried on connection errors, timeouts, `429` (honouring `Retry-After`) and
 //! `5xx` with bounded exponential back-off and jitter ([`RetryPolicy`]); other steps only when the

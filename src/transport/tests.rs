@@ -270,3 +270,62 @@ fn a_list_that_never_shrinks_is_bounded() {
     assert!(report.complete);
     assert!(report.list_requests <= 5);
 }
+
+#[test]
+fn upload_falls_back_to_the_exclusive_content_range_only_when_refused() {
+    // A server of the kind FORMAT.md §6.2 warns about: it wants `bytes start-(start+len)/total`.
+    let seen = Mutex::new(Vec::new());
+    let stored = Mutex::new(Vec::new());
+    let transport = |req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        let path = req.uri().path().to_owned();
+        let range = req
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        seen.lock()
+            .unwrap()
+            .push(format!("{} {path} {range:?}", req.method()));
+        Ok(match (req.method().as_str(), path.as_str()) {
+            ("POST", "/api/v4/nodes/files/uploads") => resp(
+                201,
+                r#"{"uploadId":"u1","token":"t1","uploadUrl":"http://127.0.0.1:9/api/v4/uploads/t1"}"#,
+            ),
+            ("POST", "/api/v4/uploads/t1") => {
+                let (start, end, _) =
+                    super::util::parse_content_range(range.as_deref().unwrap_or("")).unwrap();
+                if end - start != req.body().len() as u64 {
+                    return Ok(resp(
+                        400,
+                        r#"{"code":400,"message":"range","errorCode":-80021}"#,
+                    ));
+                }
+                stored.lock().unwrap().extend_from_slice(req.body());
+                resp(201, r#"{"size":1}"#)
+            }
+            ("PUT", "/api/v4/uploads/t1") => resp(201, r#"{"id":42,"name":"f","type":"file"}"#),
+            _ => resp(404, "{}"),
+        })
+    };
+    let client = Client::new(Blocking(transport), "http://127.0.0.1:9").unwrap();
+    let options = UploadOptions::new(1, "f").size(25).chunk_size(10);
+    let up = block_on(client.upload(
+        &[7u8; 25][..],
+        pairs()[0].public_key(),
+        &options,
+        &mut |_| {},
+    ))
+    .unwrap();
+    assert_eq!(up.node.id, 42);
+    assert_eq!(stored.lock().unwrap().len(), 25);
+    let seen = seen.lock().unwrap();
+    let ranges: Vec<&String> = seen
+        .iter()
+        .filter(|s| s.contains("uploads/t1 Some"))
+        .collect();
+    assert_eq!(ranges.len(), 4, "{ranges:?}");
+    assert!(ranges[0].contains("bytes 0-9/25"));
+    assert!(ranges[1].contains("bytes 0-10/25"));
+    assert!(ranges[2].contains("bytes 10-20/25"));
+    assert!(ranges[3].contains("bytes 20-25/25"));
+}

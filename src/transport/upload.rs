@@ -361,6 +361,7 @@ impl<T: Transport> Client<T> {
         let mut offset: u64 = 0;
         let mut parts = Vec::new();
         let mut part_number: i32 = 1;
+        let mut exclusive_end = false;
         loop {
             if let Some(c) = cancel {
                 c.check()?;
@@ -379,12 +380,30 @@ impl<T: Transport> Client<T> {
             match &sink {
                 Sink::Chunks { upload_url } => {
                     let total = size.map_or_else(|| "*".to_owned(), |s| s.to_string());
-                    let range = format!("bytes {}-{}/{total}", offset, offset + len - 1);
-                    let call = Call::url(Method::POST, (*upload_url).to_owned(), "upload chunk")
-                        .body(body)
-                        .header(header::CONTENT_RANGE, &range)?
-                        .header(header::CONTENT_TYPE, "application/octet-stream")?;
-                    self.call_empty(&call).await?;
+                    loop {
+                        // RFC 7233 inclusive end; the form the Java SDK and dco3 send (exclusive
+                        // end) only after a server explicitly refused the RFC form (-80021),
+                        // which stores nothing, so the chunk is resent into the same range.
+                        let last = if exclusive_end {
+                            offset + len
+                        } else {
+                            offset + len - 1
+                        };
+                        let range = format!("bytes {offset}-{last}/{total}");
+                        let call =
+                            Call::url(Method::POST, (*upload_url).to_owned(), "upload chunk")
+                                .body(body.clone())
+                                .header(header::CONTENT_RANGE, &range)?
+                                .header(header::CONTENT_TYPE, "application/octet-stream")?;
+                        match self.call_empty(&call).await {
+                            Err(Error::Api {
+                                status: 400,
+                                code: Some(-80021),
+                                ..
+                            }) if !exclusive_end && offset == 0 => exclusive_end = true,
+                            other => break other?,
+                        }
+                    }
                 }
                 Sink::S3 { urls_path, auth } => {
                     let etag = self

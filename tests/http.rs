@@ -960,7 +960,7 @@ fn empty_files_upload_and_download_with_a_verified_tag() {
     assert_eq!(rt.block_on(fut).unwrap(), b"");
     // The upload future is Send too (spawnable on a multi-threaded runtime).
     let carol = async_client(&w, 2, &log);
-    let data = vec![1u8; 10];
+    let data = [1u8; 10];
     let o = UploadOptions::new(w.room, "spawned.txt");
     let node = rt
         .block_on(async move {

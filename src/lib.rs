@@ -45,6 +45,14 @@
 //! (PKCS#8 PBES2, PBKDF2-HMAC-SHA1 with 1,300,000 iterations, AES-256-CBC);
 //! [`UserKeyPair::unlock`] opens every variant the SDKs ever wrote.
 //!
+//! # Talking to a DRACOON server
+//!
+//! With feature `transport`, [`transport::Client`] runs the encrypted workflows (missing-file-key
+//! distribution, chunked and S3 uploads, downloads, shares, rescue keys) over any HTTP client
+//! that implements [`transport::Transport`] (async) or [`transport::BlockingTransport`]
+//! (blocking, a closure will do); features `reqwest` and `blocking` bring rustls-based adapters.
+//! Each workflow is written once; see the [`transport`] module docs for the design.
+//!
 //! # Errors
 //!
 //! Everything returns [`Error`], whose variants are the DRACOON error classes

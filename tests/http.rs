@@ -977,3 +977,45 @@ fn empty_files_upload_and_download_with_a_verified_tag() {
     assert!(node > 0);
     assert_clean(&w);
 }
+
+#[test]
+fn previous_user_key_migrates_own_file_keys_to_the_new_key_pair() {
+    let w = world();
+    let log: Log = Log::default();
+    let (ct, key) = encrypt_bytes(b"old key, new key").unwrap();
+    let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
+    let file = w
+        .server
+        .put_file(w.room, "old.txt", ct, &key, &[(w.users[0].id, mine)]);
+    let alice = blocking_client(&w, 0, &log);
+    block_on(alice.distribute_missing_keys(
+        &block_on(alice.key_ring(&password(0), None, None)).unwrap(),
+        &MissingKeysFilter::new(),
+    ))
+    .unwrap();
+    // Alice moves to RSA-4096; her A key pair is preserved as "previous".
+    let big = rsa4096();
+    let c = big
+        .hazmat_to_container_with_iterations(&password(0), ITERATIONS)
+        .unwrap();
+    w.server.add_user_key_pair(w.users[0].id, c, big);
+    w.server
+        .mark_previous_user_key_pair(w.users[0].id, UserKeyPairVersion::Rsa2048);
+    let keys = block_on(alice.key_ring(&password(0), Some(UseKey::PreviousUserKey), None)).unwrap();
+    assert_eq!(keys.pairs().len(), 2, "current and previous key pair");
+    let filter = MissingKeysFilter::new()
+        .user(w.users[0].id)
+        .use_key(UseKey::PreviousUserKey);
+    let r = block_on(alice.distribute_missing_keys(&keys, &filter)).unwrap();
+    assert_eq!(r.distributed, 1, "{r:?}");
+    assert!(r.skipped.is_empty(), "{r:?}");
+    // With only the new key pair, Alice still reads the file.
+    let got = block_on(alice.download_to_vec(
+        file,
+        &KeyRing::new(vec![big.clone()]),
+        &DownloadOptions::default(),
+    ))
+    .unwrap();
+    assert_eq!(got, b"old key, new key");
+    assert_clean(&w);
+}

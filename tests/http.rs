@@ -1019,3 +1019,48 @@ fn previous_user_key_migrates_own_file_keys_to_the_new_key_pair() {
     assert_eq!(got, b"old key, new key");
     assert_clean(&w);
 }
+
+#[test]
+fn room_rescue_key_pair_created_through_the_api_serves_a_new_member() {
+    let w = world();
+    let log: Log = Log::default();
+    let alice = async_client(&w, 0, &log);
+    let rt = runtime();
+    let rescue_pw = Password::new("room rescue ✓");
+    let rescue = rt
+        .block_on(alice.create_room_rescue_key_pair(
+            w.room,
+            UserKeyPairVersion::Rsa2048,
+            &rescue_pw,
+        ))
+        .unwrap();
+    let (ct, key) = encrypt_bytes(b"in case of emergency").unwrap();
+    let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
+    let file = w
+        .server
+        .put_file(w.room, "e.txt", ct, &key, &[(w.users[0].id, mine)]);
+    let keys = rt
+        .block_on(alice.key_ring(&password(0), None, None))
+        .unwrap();
+    let r = rt
+        .block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new()))
+        .unwrap();
+    assert_eq!(r.distributed, 3, "{r:?}"); // bob, carol and the room rescue key
+    let dave = w.server.create_user("dave");
+    w.server
+        .add_user_key_pair(dave.id, container(3), &pairs()[3]);
+    w.server.add_room_member(w.room, dave.id);
+    let ring = rt
+        .block_on(alice.key_ring(&rescue_pw, Some(UseKey::RoomRescueKey), Some(w.room)))
+        .unwrap();
+    assert_eq!(ring.pairs()[0], rescue);
+    let filter = MissingKeysFilter::new()
+        .room(w.room)
+        .use_key(UseKey::RoomRescueKey);
+    let r = rt
+        .block_on(alice.distribute_missing_keys(&ring, &filter))
+        .unwrap();
+    assert_eq!(r.distributed, 1, "{r:?}");
+    assert!(w.server.file_key(file, dave.id).is_some());
+    assert_clean(&w);
+}

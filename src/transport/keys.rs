@@ -6,7 +6,9 @@ use http::Method;
 use super::Transport;
 use super::client::{Call, Client, Event};
 use super::distribute::{KeyRing, SkipReason, Skipped, UseKey, par_map};
-use super::models::{AlgorithmVersionInfoList, EncryptRoomRequest, Lenient, Node};
+use super::models::{
+    AlgorithmVersionInfoList, CreateKeyPairRequest, EncryptRoomRequest, Lenient, Node,
+};
 use crate::error::{Error, Result};
 use crate::keys::{UserKeyPair, UserKeyPairContainer};
 use crate::secret::Password;
@@ -186,6 +188,52 @@ impl<T: Transport> Client<T> {
             "delete system rescue key pair",
         ))
         .await
+    }
+
+    /// `POST /user/account/keypairs`: a new key pair for the user, keeping the previous private
+    /// key (encrypted with the current password) so file keys can be migrated later with
+    /// [`UseKey::PreviousUserKey`].
+    pub async fn create_and_preserve_user_key_pair(
+        &self,
+        request: &CreateKeyPairRequest,
+    ) -> Result<()> {
+        let call = Call::api(
+            Method::POST,
+            "/user/account/keypairs".into(),
+            "create user key pair",
+        )
+        .idempotent(false)
+        .json(request)?;
+        self.call_empty(&call).await
+    }
+
+    /// Generates a room rescue key pair of `version`, encrypts its private key with the room
+    /// rescue password, and sets it (`POST /nodes/rooms/{room_id}/keypair`). Returns the
+    /// unlocked key pair.
+    pub async fn create_room_rescue_key_pair(
+        &self,
+        room_id: i64,
+        version: UserKeyPairVersion,
+        rescue_password: &Password,
+    ) -> Result<UserKeyPair> {
+        let pair = UserKeyPair::generate(version)?;
+        self.set_room_rescue_key_pair(room_id, &pair.to_container(rescue_password)?)
+            .await?;
+        Ok(pair)
+    }
+
+    /// Generates a system rescue key pair of `version`, encrypts its private key with the
+    /// system rescue password, and sets it (`POST /settings/keypair`; this enables
+    /// client-side encryption for the customer). Returns the unlocked key pair.
+    pub async fn create_system_rescue_key_pair(
+        &self,
+        version: UserKeyPairVersion,
+        rescue_password: &Password,
+    ) -> Result<UserKeyPair> {
+        let pair = UserKeyPair::generate(version)?;
+        self.set_system_rescue_key_pair(&pair.to_container(rescue_password)?)
+            .await?;
+        Ok(pair)
     }
 
     /// `GET /config/info/policies/algorithms`.

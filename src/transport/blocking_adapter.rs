@@ -66,7 +66,7 @@ impl BlockingTransport for BlockingReqwestTransport {
         let (parts, body) = request.into_parts();
         let url = parts.uri.to_string();
         let mut builder = self.client.request(parts.method, url.as_str());
-        builder = builder.headers(parts.headers).body(body.to_vec());
+        builder = builder.headers(parts.headers).body(body);
         let response = builder.send().map_err(map_error)?;
         let mut out = http::Response::builder()
             .status(response.status())

@@ -194,6 +194,10 @@ impl<T: Transport> Client<T> {
     ///
     /// On failure or cancellation the channel is deleted. An empty source is uploaded without
     /// chunks (one empty part for S3), and its file key carries the tag of the empty message.
+    ///
+    /// Memory: one chunk of ciphertext (kept until the server acknowledged it, so that a retry
+    /// resends exactly those bytes). `source` is read with `std::io::Read` on the calling task;
+    /// `progress` is called after every acknowledged chunk.
     pub async fn upload<R: Read>(
         &self,
         mut source: R,

@@ -50,12 +50,29 @@ pub enum Error {
     Random,
     /// Reading or writing failed.
     Io(std::io::Error),
+    /// A DRACOON server answered a request with an HTTP error status (not 2xx).
+    ///
+    /// `code` is the DRACOON `errorCode` of the answer's `ErrorResponse` body when there was one
+    /// (e.g. `-40761` "file key not found"). The message never contains the request's URL, its
+    /// authentication token or a presigned URL.
+    Api {
+        /// The HTTP status code.
+        status: u16,
+        /// The DRACOON `errorCode`, when the body carried one.
+        code: Option<i32>,
+        /// The server's `message` (shortened to 200 characters), or the status text.
+        message: String,
+    },
+    /// A request could not be carried out: the connection failed or dropped, it timed out, the
+    /// server's answer was malformed, or the operation was cancelled.
+    Transport(TransportError),
 }
 
 impl Error {
     /// The class of this error as a stable snake-case string: `wrong_password`,
     /// `invalid_key_pair`, `invalid_file_key`, `bad_file`, `unknown_version`,
-    /// `version_mismatch`, `limit_exceeded`, `invalid_argument`, `random` or `io`.
+    /// `version_mismatch`, `limit_exceeded`, `invalid_argument`, `random`, `io`, `api` or
+    /// `transport`.
     ///
     /// ```
     /// use dracoon_crypto::Error;
@@ -74,6 +91,8 @@ impl Error {
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Random => "random",
             Error::Io(_) => "io",
+            Error::Api { .. } => "api",
+            Error::Transport(_) => "transport",
         }
     }
 
@@ -104,6 +123,15 @@ impl fmt::Display for Error {
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             Error::Random => f.write_str("the operating system's random number generator failed"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Api {
+                status,
+                code,
+                message,
+            } => match code {
+                Some(code) => write!(f, "server error: HTTP {status}, code {code}: {message}"),
+                None => write!(f, "server error: HTTP {status}: {message}"),
+            },
+            Error::Transport(e) => write!(f, "transport error: {e}"),
         }
     }
 }
@@ -112,6 +140,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Transport(e) => Some(e),
             _ => None,
         }
     }
@@ -137,6 +166,97 @@ impl From<Error> for std::io::Error {
             Error::BadFile => std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             other => std::io::Error::other(other),
         }
+    }
+}
+
+/// What went wrong carrying out a request (see [`Error::Transport`]).
+///
+/// The message is safe to show and log: adapters strip URLs (which may be presigned) and never
+/// put headers or bodies into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+}
+
+/// The kind of a [`TransportError`]; decides whether a request may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be established; the request was not sent (always retryable).
+    Connect,
+    /// The request or the answer timed out.
+    Timeout,
+    /// The connection failed or dropped while the request or the answer was in flight.
+    Io,
+    /// The server's answer does not have the shape the API defines.
+    InvalidResponse,
+    /// The operation was cancelled by the caller.
+    Cancelled,
+    /// Anything else (a request that cannot be built, a client misconfiguration, ...).
+    Other,
+}
+
+impl TransportError {
+    /// A new error. `message` must not contain URLs, tokens or other secrets.
+    #[must_use]
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.len() > 300 {
+            let mut end = 300;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        TransportError { kind, message }
+    }
+
+    /// The kind.
+    #[must_use]
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the failure is transient: a connection error or a timeout.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            TransportErrorKind::Connect | TransportErrorKind::Timeout | TransportErrorKind::Io
+        )
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            TransportErrorKind::Connect => "connection failed",
+            TransportErrorKind::Timeout => "timed out",
+            TransportErrorKind::Io => "connection dropped",
+            TransportErrorKind::InvalidResponse => "invalid response",
+            TransportErrorKind::Cancelled => "cancelled",
+            TransportErrorKind::Other => "request failed",
+        };
+        if self.message.is_empty() {
+            f.write_str(kind)
+        } else {
+            write!(f, "{kind}: {}", self.message)
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(e)
     }
 }
 

@@ -45,6 +45,14 @@
 //! (PKCS#8 PBES2, PBKDF2-HMAC-SHA1 with 1,300,000 iterations, AES-256-CBC);
 //! [`UserKeyPair::unlock`] opens every variant the SDKs ever wrote.
 //!
+//! # Talking to a DRACOON server
+//!
+//! With feature `transport`, [`transport::Client`] runs the encrypted workflows (missing-file-key
+//! distribution, chunked and S3 uploads, downloads, shares, rescue keys) over any HTTP client
+//! that implements [`transport::Transport`] (async) or [`transport::BlockingTransport`]
+//! (blocking, a closure will do); features `reqwest` and `blocking` bring rustls-based adapters.
+//! Each workflow is written once; see the [`transport`] module docs for the design.
+//!
 //! # Errors
 //!
 //! Everything returns [`Error`], whose variants are the DRACOON error classes
@@ -77,6 +85,8 @@ pub mod secret;
 /// (feature `testkit`; see `docs/testkit-contract.md`).
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "transport")]
+pub mod transport;
 pub mod version;
 
 pub use cipher::{
@@ -84,7 +94,7 @@ pub use cipher::{
     MAX_MESSAGE_LEN, decrypt_bytes, decrypt_file, decrypt_to_path, encrypt_bytes, encrypt_file,
     encrypt_stream,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, TransportError, TransportErrorKind};
 pub use file_key::{EncryptedFileKey, PlainFileKey};
 pub use keys::{
     PrivateKeyContainer, PublicKeyContainer, RoomRescueKeyPair, SystemRescueKeyPair, UserKeyPair,

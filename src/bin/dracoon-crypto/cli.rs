@@ -27,6 +27,12 @@ pub(crate) enum Command {
     WrapKey(WrapKeyArgs),
     /// Unwrap an encrypted file key with a key pair.
     UnwrapKey(UnwrapKeyArgs),
+    /// Encrypt a file and upload it in chunks (or through S3); prints the new node's JSON.
+    Upload(crate::net::UploadArgs),
+    /// Download and decrypt a file; the output appears only after the tag verified.
+    Download(crate::net::DownloadArgs),
+    /// Give every user who misses a file key theirs; prints {"distributed": N}.
+    DistributeKeys(crate::net::DistributeArgs),
 }
 
 /// Where the password comes from: `--password-file`, else `DRACOON_CRYPTO_PASSWORD`.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod error;
+mod net;
 mod offline;
 
 use clap::Parser;
@@ -18,6 +19,9 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Decrypt(args) => offline::decrypt(args),
         Command::WrapKey(args) => offline::wrap_key(args),
         Command::UnwrapKey(args) => offline::unwrap_key(args),
+        Command::Upload(args) => net::upload(args),
+        Command::Download(args) => net::download(args),
+        Command::DistributeKeys(args) => net::distribute_keys(args),
     }
 }
 

@@ -1,0 +1,616 @@
+//! Missing-file-key distribution (FORMAT.md §6.1) and the key ring it unwraps with.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use http::Method;
+
+use super::Transport;
+use super::client::{Call, Client, Event};
+use super::models::{
+    Lenient, MissingKeysResponse, UserFileKeySetBatchRequest, UserFileKeySetRequest,
+};
+use crate::error::{Error, Result};
+use crate::file_key::{EncryptedFileKey, PlainFileKey};
+use crate::keys::{UserKeyPair, UserPublicKey};
+use crate::version::{EncryptedFileKeyVersion, UserKeyPairVersion};
+
+/// Items per `GET /nodes/missingFileKeys` (the server's enforced maximum).
+pub(crate) const PAGE: i64 = 100;
+/// Keys per `POST /nodes/files/keys`.
+const POST_BATCH: usize = 500;
+
+/// Unlocked key pairs to unwrap file keys with: the user's own key pairs (current and
+/// previous), or a room's or the system's rescue key pairs. Each key pair is unlocked once, when
+/// the ring is built.
+///
+/// A file key is unwrapped with a key pair of the matching version (FORMAT.md §1.2); when
+/// several match (a preserved previous key pair of the same version), each is tried.
+pub struct KeyRing {
+    pairs: Vec<UserKeyPair>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field(
+                "versions",
+                &self
+                    .pairs
+                    .iter()
+                    .map(UserKeyPair::version)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl KeyRing {
+    /// A ring of already unlocked key pairs.
+    #[must_use]
+    pub fn new(pairs: Vec<UserKeyPair>) -> Self {
+        KeyRing { pairs }
+    }
+
+    /// The key pairs.
+    #[must_use]
+    pub fn pairs(&self) -> &[UserKeyPair] {
+        &self.pairs
+    }
+
+    /// Whether the ring has a key pair that can unwrap file keys of `version`.
+    #[must_use]
+    pub fn can_unwrap(&self, version: EncryptedFileKeyVersion) -> bool {
+        self.pairs
+            .iter()
+            .any(|p| p.version() == version.key_pair_version())
+    }
+
+    /// The public key new file keys are wrapped for: the RSA-4096 one if there is one.
+    #[must_use]
+    pub fn preferred_public_key(&self) -> Option<&UserPublicKey> {
+        self.pairs
+            .iter()
+            .find(|p| p.version() == UserKeyPairVersion::Rsa4096)
+            .or_else(|| self.pairs.first())
+            .map(UserKeyPair::public_key)
+    }
+
+    /// Unwraps `file_key` with the first key pair of its version that can.
+    pub fn unwrap_file_key(&self, file_key: &EncryptedFileKey) -> Result<PlainFileKey> {
+        let mut last = None;
+        for pair in &self.pairs {
+            if pair.version() != file_key.version().key_pair_version() {
+                continue;
+            }
+            match pair.private_key().unwrap_file_key(file_key) {
+                Ok(k) => return Ok(k),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(Error::VersionMismatch(
+            crate::error::VersionMismatch::FileKey {
+                key_pair: self
+                    .pairs
+                    .first()
+                    .map_or(UserKeyPairVersion::Rsa4096, UserKeyPair::version),
+                file_key: file_key.version(),
+            },
+        )))
+    }
+}
+
+/// Which key the server wraps the listed file keys for (`use_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UseKey {
+    /// The room's rescue key pair (needs `room_id`).
+    RoomRescueKey,
+    /// The system rescue key pair.
+    SystemRescueKey,
+    /// The user's preserved previous key pair.
+    PreviousUserKey,
+    /// The room's previous rescue key pair.
+    PreviousRoomRescueKey,
+    /// The previous system rescue key pair.
+    PreviousSystemRescueKey,
+}
+
+impl UseKey {
+    /// The API's spelling.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UseKey::RoomRescueKey => "room_rescue_key",
+            UseKey::SystemRescueKey => "system_rescue_key",
+            UseKey::PreviousUserKey => "previous_user_key",
+            UseKey::PreviousRoomRescueKey => "previous_room_rescue_key",
+            UseKey::PreviousSystemRescueKey => "previous_system_rescue_key",
+        }
+    }
+}
+
+impl std::str::FromStr for UseKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "room_rescue_key" => UseKey::RoomRescueKey,
+            "system_rescue_key" => UseKey::SystemRescueKey,
+            "previous_user_key" => UseKey::PreviousUserKey,
+            "previous_room_rescue_key" => UseKey::PreviousRoomRescueKey,
+            "previous_system_rescue_key" => UseKey::PreviousSystemRescueKey,
+            _ => return Err(Error::InvalidArgument("unknown use_key value")),
+        })
+    }
+}
+
+/// Filters of `GET /nodes/missingFileKeys`, and a bound on the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MissingKeysFilter {
+    /// Only files in this room.
+    pub room_id: Option<i64>,
+    /// Only this file.
+    pub file_id: Option<i64>,
+    /// Only this target user.
+    pub user_id: Option<i64>,
+    /// Which key the listed file keys are wrapped for.
+    pub use_key: Option<UseKey>,
+    /// At most this many list requests (default 100,000): a bound against a server whose list
+    /// never ends. When reached the report says `complete: false`.
+    pub max_requests: Option<u32>,
+}
+
+impl MissingKeysFilter {
+    /// No filter.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only files in `room_id`.
+    #[must_use]
+    pub fn room(mut self, room_id: i64) -> Self {
+        self.room_id = Some(room_id);
+        self
+    }
+
+    /// Only `file_id`.
+    #[must_use]
+    pub fn file(mut self, file_id: i64) -> Self {
+        self.file_id = Some(file_id);
+        self
+    }
+
+    /// Only target `user_id`.
+    #[must_use]
+    pub fn user(mut self, user_id: i64) -> Self {
+        self.user_id = Some(user_id);
+        self
+    }
+
+    /// With `use_key`.
+    #[must_use]
+    pub fn use_key(mut self, key: UseKey) -> Self {
+        self.use_key = Some(key);
+        self
+    }
+
+    /// At most `n` list requests.
+    #[must_use]
+    pub fn max_requests(mut self, n: u32) -> Self {
+        self.max_requests = Some(n);
+        self
+    }
+
+    fn query(&self, offset: i64) -> String {
+        let mut q = format!("/nodes/missingFileKeys?offset={offset}&limit={PAGE}");
+        if let Some(id) = self.room_id {
+            q.push_str(&format!("&room_id={id}"));
+        }
+        if let Some(id) = self.file_id {
+            q.push_str(&format!("&file_id={id}"));
+        }
+        if let Some(id) = self.user_id {
+            q.push_str(&format!("&user_id={id}"));
+        }
+        if let Some(k) = self.use_key {
+            q.push_str("&use_key=");
+            q.push_str(k.as_str());
+        }
+        q
+    }
+}
+
+/// Why a missing (file, user) entry was not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The answer listed no file key for the file.
+    FileKeyNotListed,
+    /// The file key is wrapped for a key pair version the key ring does not have.
+    NoKeyPairForVersion(EncryptedFileKeyVersion),
+    /// The file key could not be unwrapped with the key ring.
+    UnwrapFailed,
+    /// The file key entry could not be read (e.g. an unknown version).
+    UnreadableFileKey(String),
+    /// The answer listed no public key for the user.
+    NoPublicKey,
+    /// None of the user's public keys could be read (e.g. an unknown version).
+    UnreadablePublicKey(String),
+    /// Wrapping for the user's public keys failed.
+    WrapFailed,
+    /// The server still lists the entry after its key was set.
+    StillMissingAfterSet,
+    /// A list entry without usable ids.
+    MalformedEntry(String),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::FileKeyNotListed => f.write_str("no file key listed for the file"),
+            SkipReason::NoKeyPairForVersion(v) => {
+                write!(f, "no own key pair for file key version {v}")
+            }
+            SkipReason::UnwrapFailed => f.write_str("the file key could not be unwrapped"),
+            SkipReason::UnreadableFileKey(r) => write!(f, "unreadable file key: {r}"),
+            SkipReason::NoPublicKey => f.write_str("no public key listed for the user"),
+            SkipReason::UnreadablePublicKey(r) => write!(f, "unreadable public key: {r}"),
+            SkipReason::WrapFailed => f.write_str("wrapping for the user's public key failed"),
+            SkipReason::StillMissingAfterSet => {
+                f.write_str("the server still lists it after its key was set")
+            }
+            SkipReason::MalformedEntry(r) => write!(f, "malformed entry: {r}"),
+        }
+    }
+}
+
+/// A skipped entry of the missing-keys list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// File id, if known.
+    pub file_id: Option<i64>,
+    /// User id, if known.
+    pub user_id: Option<i64>,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// What a distribution run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DistributionReport {
+    /// (file, user) pairs that received their key.
+    pub distributed: u64,
+    /// Keys set (one per public key of each served user).
+    pub keys_set: u64,
+    /// Entries that could not be served, each reported once.
+    pub skipped: Vec<Skipped>,
+    /// List requests made.
+    pub list_requests: u32,
+    /// `false` when the run stopped at [`MissingKeysFilter::max_requests`].
+    pub complete: bool,
+}
+
+/// Applies `f` to every item on scoped threads across the available cores.
+pub(crate) fn par_map<I: Sync, O: Send>(items: &[I], f: impl Fn(&I) -> O + Sync) -> Vec<O> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| s.spawn(move || chunk.iter().map(f).collect::<Vec<O>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        out
+    })
+}
+
+/// One round's page, indexed.
+struct Page {
+    pairs: Vec<(i64, i64)>,
+    users: HashMap<i64, Vec<UserPublicKey>>,
+    user_problems: HashMap<i64, String>,
+    files: HashMap<i64, Vec<EncryptedFileKey>>,
+    file_problems: HashMap<i64, String>,
+    malformed: Vec<String>,
+}
+
+fn index_page(resp: MissingKeysResponse) -> Page {
+    let mut page = Page {
+        pairs: Vec::with_capacity(resp.items.len()),
+        users: HashMap::new(),
+        user_problems: HashMap::new(),
+        files: HashMap::new(),
+        file_problems: HashMap::new(),
+        malformed: Vec::new(),
+    };
+    let mut seen = HashSet::new();
+    for item in resp.items {
+        match (item.file_id, item.user_id) {
+            (Some(f), Some(u)) => {
+                if seen.insert((f, u)) {
+                    page.pairs.push((f, u));
+                }
+            }
+            _ => page
+                .malformed
+                .push("missing-keys item without fileId or userId".into()),
+        }
+    }
+    let mut seen_keys: HashSet<(i64, String)> = HashSet::new();
+    for user in resp.users {
+        match user {
+            // The same key listed twice (once per item) is wrapped for once.
+            Lenient::Valid(u)
+                if !seen_keys.insert((u.id, u.public_key_container.public_key.clone())) => {}
+            Lenient::Valid(u) => match UserPublicKey::from_container(&u.public_key_container) {
+                Ok(k) => page.users.entry(u.id).or_default().push(k),
+                Err(e) => {
+                    page.user_problems.insert(u.id, e.to_string());
+                }
+            },
+            Lenient::Invalid {
+                id: Some(id),
+                reason,
+            } => {
+                page.user_problems.insert(id, reason);
+            }
+            Lenient::Invalid { id: None, reason } => page.malformed.push(reason),
+        }
+    }
+    for file in resp.files {
+        match file {
+            Lenient::Valid(f) => {
+                let keys = page.files.entry(f.id).or_default();
+                if !keys.contains(&f.file_key_container) {
+                    keys.push(f.file_key_container);
+                }
+            }
+            Lenient::Invalid {
+                id: Some(id),
+                reason,
+            } => {
+                page.file_problems.insert(id, reason);
+            }
+            Lenient::Invalid { id: None, reason } => page.malformed.push(reason),
+        }
+    }
+    page
+}
+
+impl<T: Transport> Client<T> {
+    /// Distributes missing file keys: pages through `GET /nodes/missingFileKeys` (100 per
+    /// request, always from offset 0 while progress is made), unwraps each file key once with
+    /// `keys`, wraps it for **every** public key of each listed user (in that key's version),
+    /// and sets them with `POST /nodes/files/keys`, until the server lists nothing that can be
+    /// served. Entries that cannot be served are skipped once and reported (with an
+    /// [`Event::Skipped`]); the run then moves past them, so it never loops on them. RSA work
+    /// runs in parallel across cores.
+    ///
+    /// Build `keys` with [`Client::key_ring`] (own key pairs, or rescue key pairs for
+    /// [`MissingKeysFilter::use_key`]).
+    pub async fn distribute_missing_keys(
+        &self,
+        keys: &KeyRing,
+        filter: &MissingKeysFilter,
+    ) -> Result<DistributionReport> {
+        self.distribute_inner(keys, filter, HashMap::new()).await
+    }
+
+    pub(crate) async fn distribute_inner(
+        &self,
+        keys: &KeyRing,
+        filter: &MissingKeysFilter,
+        known: HashMap<i64, PlainFileKey>,
+    ) -> Result<DistributionReport> {
+        let max_requests = filter.max_requests.unwrap_or(100_000);
+        let mut report = DistributionReport::default();
+        // Plain keys by file: Some = unwrapped, None = cannot be unwrapped.
+        let mut plain: HashMap<i64, Option<PlainFileKey>> =
+            known.into_iter().map(|(id, k)| (id, Some(k))).collect();
+        let mut unservable: HashSet<(i64, i64)> = HashSet::new();
+        let mut served: HashSet<(i64, i64)> = HashSet::new();
+        let mut malformed_seen: HashSet<String> = HashSet::new();
+        let mut offset: i64 = 0;
+        let mut progress_in_pass = false;
+        loop {
+            if report.list_requests >= max_requests {
+                report.complete = false;
+                return Ok(report);
+            }
+            let call = Call::api(Method::GET, filter.query(offset), "list missing file keys");
+            let resp: MissingKeysResponse = self.call_json(&call).await?;
+            report.list_requests += 1;
+            let page = index_page(resp);
+            for reason in &page.malformed {
+                if malformed_seen.insert(reason.clone()) {
+                    self.skip(
+                        &mut report,
+                        None,
+                        None,
+                        SkipReason::MalformedEntry(reason.clone()),
+                    );
+                }
+            }
+            if page.pairs.is_empty() {
+                if offset == 0 || !progress_in_pass {
+                    report.complete = true;
+                    return Ok(report);
+                }
+                // End of a pass that made progress: check once more from the start, in case
+                // entries appeared before the offset while we were working.
+                offset = 0;
+                progress_in_pass = false;
+                continue;
+            }
+            let page_len = i64::try_from(page.pairs.len()).unwrap_or(PAGE);
+
+            // What is new on this page?
+            let mut todo: Vec<(i64, i64)> = Vec::new();
+            for &pair in &page.pairs {
+                if unservable.contains(&pair) {
+                    continue;
+                }
+                if served.contains(&pair) {
+                    unservable.insert(pair);
+                    self.skip(
+                        &mut report,
+                        Some(pair.0),
+                        Some(pair.1),
+                        SkipReason::StillMissingAfterSet,
+                    );
+                    continue;
+                }
+                todo.push(pair);
+            }
+
+            // Unwrap each file key not unwrapped yet (in parallel).
+            let mut to_unwrap: Vec<(i64, Vec<EncryptedFileKey>)> = Vec::new();
+            for &(file, user) in &todo {
+                if plain.contains_key(&file) || to_unwrap.iter().any(|(f, _)| *f == file) {
+                    continue;
+                }
+                let listed = page.files.get(&file).map(Vec::as_slice).unwrap_or_default();
+                let usable: Vec<EncryptedFileKey> = listed
+                    .iter()
+                    .filter(|k| keys.can_unwrap(k.version()))
+                    .cloned()
+                    .collect();
+                if usable.is_empty() {
+                    let reason = if let Some(k) = listed.first() {
+                        SkipReason::NoKeyPairForVersion(k.version())
+                    } else if let Some(p) = page.file_problems.get(&file) {
+                        SkipReason::UnreadableFileKey(p.clone())
+                    } else {
+                        SkipReason::FileKeyNotListed
+                    };
+                    // Not cached: a later page may list a usable key for this file.
+                    unservable.insert((file, user));
+                    self.skip(&mut report, Some(file), Some(user), reason);
+                    continue;
+                }
+                to_unwrap.push((file, usable));
+            }
+            let unwrapped = par_map(&to_unwrap, |(_, candidates)| {
+                candidates.iter().find_map(|k| keys.unwrap_file_key(k).ok())
+            });
+            for ((file, _), key) in to_unwrap.iter().zip(unwrapped) {
+                plain.insert(*file, key);
+            }
+
+            // Wrap for every public key of every target user (in parallel).
+            let mut wrap_jobs: Vec<(i64, i64, &UserPublicKey)> = Vec::new();
+            let mut pairs_in_round: Vec<(i64, i64)> = Vec::new();
+            for &(file, user) in &todo {
+                if unservable.contains(&(file, user)) {
+                    continue;
+                }
+                match plain.get(&file) {
+                    Some(Some(_)) => {}
+                    Some(None) => {
+                        unservable.insert((file, user));
+                        self.skip(
+                            &mut report,
+                            Some(file),
+                            Some(user),
+                            SkipReason::UnwrapFailed,
+                        );
+                        continue;
+                    }
+                    None => continue,
+                }
+                let Some(pubs) = page.users.get(&user).filter(|v| !v.is_empty()) else {
+                    let reason = match page.user_problems.get(&user) {
+                        Some(p) => SkipReason::UnreadablePublicKey(p.clone()),
+                        None => SkipReason::NoPublicKey,
+                    };
+                    unservable.insert((file, user));
+                    self.skip(&mut report, Some(file), Some(user), reason);
+                    continue;
+                };
+                pairs_in_round.push((file, user));
+                for pk in pubs {
+                    wrap_jobs.push((file, user, pk));
+                }
+            }
+            let wrapped = par_map(&wrap_jobs, |(file, _, pk)| {
+                plain
+                    .get(file)
+                    .and_then(Option::as_ref)
+                    .and_then(|k| pk.wrap_file_key(k).ok())
+            });
+            let mut items = Vec::with_capacity(wrapped.len());
+            let mut ok_pairs: HashSet<(i64, i64)> = HashSet::new();
+            for ((file, user, _), key) in wrap_jobs.iter().zip(wrapped) {
+                if let Some(file_key) = key {
+                    ok_pairs.insert((*file, *user));
+                    items.push(UserFileKeySetRequest {
+                        file_id: *file,
+                        user_id: *user,
+                        file_key,
+                    });
+                }
+            }
+            for pair in &pairs_in_round {
+                if !ok_pairs.contains(pair) {
+                    unservable.insert(*pair);
+                    self.skip(
+                        &mut report,
+                        Some(pair.0),
+                        Some(pair.1),
+                        SkipReason::WrapFailed,
+                    );
+                }
+            }
+
+            for batch in items.chunks(POST_BATCH) {
+                let body = UserFileKeySetBatchRequest {
+                    items: batch.to_vec(),
+                };
+                let call = Call::api(Method::POST, "/nodes/files/keys".into(), "set file keys")
+                    .idempotent(true)
+                    .json(&body)?;
+                self.call_empty(&call).await?;
+                report.keys_set += batch.len() as u64;
+            }
+            let progress = !ok_pairs.is_empty();
+            report.distributed += ok_pairs.len() as u64;
+            served.extend(ok_pairs);
+            if progress {
+                progress_in_pass = true;
+            } else {
+                // Nothing on this page can be served: move past it.
+                offset = offset.saturating_add(page_len);
+            }
+        }
+    }
+
+    fn skip(
+        &self,
+        report: &mut DistributionReport,
+        file_id: Option<i64>,
+        user_id: Option<i64>,
+        reason: SkipReason,
+    ) {
+        let s = Skipped {
+            file_id,
+            user_id,
+            reason,
+        };
+        self.emit(Event::Skipped(s.clone()));
+        report.skipped.push(s);
+    }
+}

@@ -1,0 +1,171 @@
+//! Talking to a DRACOON server: the transport abstraction, the API models and the encrypted
+//! workflows (missing-file-key distribution, chunked and S3 uploads, downloads, shares, rescue
+//! keys). Feature `transport`; the bundled HTTP adapters are behind `reqwest` (async) and
+//! `blocking`.
+//!
+//! # Architecture: async workflows, one tiny blocking driver
+//!
+//! Every workflow is written **once**, as an `async fn` on [`Client`], against the small
+//! [`Transport`] trait: "send this [`http::Request<Bytes>`](http::Request), give me the
+//! [`http::Response<Bytes>`](http::Response)" plus "sleep this long" (for back-off). An async HTTP
+//! client implements [`Transport`] directly ([`ReqwestTransport`] with feature `reqwest`). A
+//! blocking client implements [`BlockingTransport`] (a closure `Fn(Request<Bytes>) ->
+//! Result<Response<Bytes>, TransportError>` is one) and is wrapped in [`Blocking`]; its futures
+//! are always ready, so [`block_on`], a minimal executor of a dozen lines, drives a workflow
+//! to completion on the calling thread.
+//!
+//! Why not sans-I/O state machines? The workflows are long and branchy (paging with a
+//! changing list, retries with back-off, chunk loops that read a source, encrypt, resend, poll).
+//! Written as state machines each would become a hand-made enum of every suspension point; the
+//! compiler already generates exactly that from an `async fn`. The price of this choice is that
+//! a blocking caller runs an executor, and [`block_on`] is that executor: no runtime, no threads,
+//! no dependencies. Bodies are whole [`Bytes`]: uploads go out in chunks and downloads come in
+//! ranged chunks, so memory stays bounded by the chunk size without streaming bodies in the
+//! trait.
+//!
+//! CPU-heavy RSA work (distribution of missing file keys) runs on scoped threads
+//! (`std::thread::scope`) across all cores; on an async runtime that blocks the calling task's
+//! thread for the duration of one batch.
+//!
+//! # Errors, retries, secrets
+//!
+//! A non-2xx answer becomes [`Error::Api`](crate::Error::Api) with the HTTP status and the DRACOON `errorCode`;
+//! connection failures and malformed answers become [`Error::Transport`](crate::Error::Transport). Idempotent steps (GETs,
+//! chunk uploads with a fixed `Content-Range`, S3 part uploads, key uploads, presigned URL
+//! requests) are retried on connection errors, timeouts, `429` (honouring `Retry-After`) and
+//! `5xx` with bounded exponential back-off and jitter ([`RetryPolicy`]); other steps only when the
+//! request was certainly not processed (connection refused, `429`). Other `4xx` are never
+//! retried. The `Authorization` header goes only to the authenticated API; never to upload or
+//! download token URLs, public share endpoints or presigned S3 URLs. Errors and [`Event`]s name a
+//! step, never a URL, token or key.
+//!
+//! # Example (with a closure as the transport)
+//!
+//! ```
+//! use bytes::Bytes;
+//! use dracoon_crypto::transport::{block_on, Blocking, Client};
+//! use dracoon_crypto::TransportError;
+//!
+//! // A fake server that answers every request with an empty missing-keys list.
+//! let fake = |_req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+//!     Ok(http::Response::new(Bytes::from_static(
+//!         br#"{"range":{"offset":0,"limit":100,"total":0},"items":[],"users":[],"files":[]}"#,
+//!     )))
+//! };
+//! let client = Client::new(Blocking(fake), "https://dracoon.example")?.with_auth_token("t");
+//! let keys = dracoon_crypto::transport::KeyRing::new(vec![]);
+//! let report = block_on(client.distribute_missing_keys(&keys, &Default::default()))?;
+//! assert_eq!(report.distributed, 0);
+//! # Ok::<(), dracoon_crypto::Error>(())
+//! ```
+
+mod client;
+mod distribute;
+mod download;
+mod executor;
+mod keys;
+pub mod models;
+mod retry;
+mod shares;
+mod upload;
+mod util;
+
+#[cfg(feature = "blocking")]
+mod blocking_adapter;
+#[cfg(feature = "reqwest")]
+mod reqwest_adapter;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use bytes::Bytes;
+pub use http;
+
+pub use crate::error::{TransportError, TransportErrorKind};
+pub use client::{CancelFlag, Client, Event};
+pub use distribute::{DistributionReport, KeyRing, MissingKeysFilter, SkipReason, Skipped, UseKey};
+pub use download::DownloadOptions;
+pub use executor::block_on;
+pub use retry::RetryPolicy;
+pub use shares::{DownloadShareOptions, OpenedDownloadShare, UploadShareOptions};
+pub use upload::{Progress, UploadOptions, Uploaded};
+pub use util::rfc3339;
+
+#[cfg(feature = "blocking")]
+pub use blocking_adapter::BlockingReqwestTransport;
+#[cfg(feature = "reqwest")]
+pub use reqwest_adapter::ReqwestTransport;
+
+/// Carries HTTP requests for the workflows (async).
+///
+/// Implementations send the request as it is (method, URI, headers, body) and return the
+/// answer **whatever its status**; a non-2xx status is not an error at this level. A failure to
+/// get an answer at all is a [`TransportError`] whose message contains no URL.
+pub trait Transport: Sync {
+    /// Sends one request and returns the complete answer.
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send;
+
+    /// Waits `duration` (back-off between retries, S3 status polling).
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Carries HTTP requests for the workflows (blocking). Wrap it in [`Blocking`] and drive the
+/// workflows with [`block_on`].
+///
+/// Any `Fn(http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> + Sync` is a
+/// `BlockingTransport`.
+pub trait BlockingTransport: Sync {
+    /// Sends one request and returns the complete answer (any status).
+    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError>;
+
+    /// Waits `duration`; by default `std::thread::sleep`.
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+impl<F> BlockingTransport for F
+where
+    F: Fn(http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> + Sync,
+{
+    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+        self(request)
+    }
+}
+
+/// Makes a [`BlockingTransport`] a [`Transport`] whose futures are always ready.
+#[derive(Debug, Clone)]
+pub struct Blocking<T>(pub T);
+
+impl<T: BlockingTransport> Transport for Blocking<T> {
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send {
+        std::future::ready(self.0.send(request))
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        self.0.sleep(duration);
+        std::future::ready(())
+    }
+}
+
+impl<T: Transport + Send> Transport for &T {
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send {
+        (**self).send(request)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        (**self).sleep(duration)
+    }
+}
+
+#[cfg(test)]
+mod tests;

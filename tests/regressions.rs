@@ -1,7 +1,6 @@
 //! Regression tests for findings of the fuzzing campaign and the hardening review (issue 5).
 //!
 //! Each test replays the exact failing input through the public API. A test marked
-//! `#[ignore = "needs fix: ..."]` documents a finding whose fix is in `src/` (outside this
 //! file's owner's reach); remove the `ignore` when the fix lands. Crashing fuzz inputs, when
 //! there are any, are kept as small files under `tests/regressions/<target>/`.
 
@@ -107,7 +106,6 @@ fn oversized_pkcs1() -> Vec<u8> {
 // (`from_plain_container`) reports the same payload correctly as `InvalidKeyPair(InvalidKey)`.
 
 #[test]
-#[ignore = "needs fix: src/keys/pkcs8.rs decrypt reports a well-formed but unusable key as WrongPassword"]
 fn right_password_with_unusable_key_is_an_invalid_key_pair() {
     for (what, payload) in [
         ("d + 2", broken_pkcs1()),
@@ -185,7 +183,6 @@ fn spki_with_modulus(n_len: usize) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs fix: src/keys/mod.rs parse_spki should check the modulus size against the version first"]
 fn public_key_modulus_sizes_outside_1024_to_4096_are_modulus_size_errors() {
     for (version, n_len, expected, found) in [
         (UserKeyPairVersion::Rsa2048, 64usize, 2048u32, 512u32),

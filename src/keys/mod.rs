@@ -10,6 +10,8 @@
 //! * [`UserPublicKey`] / [`UserPrivateKey`]: its halves.
 //! * [`UserKeyPairContainer`], [`PrivateKeyContainer`], [`PublicKeyContainer`]: the API's JSON.
 
+#[cfg(feature = "aws-lc-rsa")]
+mod aws_lc;
 mod container;
 pub(crate) mod der;
 mod pbkdf2;
@@ -91,13 +93,36 @@ fn oaep_4096() -> Oaep<Sha256, Sha256> {
 /// assert_eq!(key_pair.private_key().unwrap_file_key(&wrapped)?, file_key);
 /// # Ok::<(), dracoon_crypto::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct UserPublicKey {
     version: UserKeyPairVersion,
     key: rsa::PublicKey,
+    /// RSA-4096 keys imported into AWS-LC (feature `aws-lc-rsa`).
+    #[cfg(feature = "aws-lc-rsa")]
+    fast: Option<aws_lc::FastPublic>,
 }
 
+impl PartialEq for UserPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && self.key == other.key
+    }
+}
+
+impl Eq for UserPublicKey {}
+
 impl UserPublicKey {
+    fn new(version: UserKeyPairVersion, key: rsa::PublicKey) -> Self {
+        UserPublicKey {
+            #[cfg(feature = "aws-lc-rsa")]
+            fast: match version {
+                UserKeyPairVersion::Rsa4096 => aws_lc::FastPublic::import(&key),
+                UserKeyPairVersion::Rsa2048 => None,
+            },
+            version,
+            key,
+        }
+    }
+
     /// Reads a public key container: SPKI PEM (LF or CRLF), RSA, modulus size as the version
     /// demands.
     pub fn from_container(container: &PublicKeyContainer) -> Result<Self> {
@@ -107,10 +132,7 @@ impl UserPublicKey {
         }
         let key = parse_spki(&pem.der, container.version)?;
         check_modulus(container.version, &key)?;
-        Ok(UserPublicKey {
-            version: container.version,
-            key,
-        })
+        Ok(UserPublicKey::new(container.version, key))
     }
 
     /// The container (SPKI PEM with LF line endings, 64-character lines).
@@ -137,8 +159,18 @@ impl UserPublicKey {
     /// Wraps a file key for this key's owner with RSA-OAEP. The result's version follows this
     /// key's version; IV and tag are copied.
     pub fn wrap_file_key(&self, file_key: &PlainFileKey) -> Result<EncryptedFileKey> {
-        let mut rng = rand::rngs::SysRng;
         let msg = file_key.key_bytes().as_slice();
+        #[cfg(feature = "aws-lc-rsa")]
+        if let Some(fast) = &self.fast {
+            let wrapped = fast.encrypt(msg).ok_or(Error::Random)?;
+            return Ok(EncryptedFileKey::from_parts(
+                wrapped,
+                *file_key.iv(),
+                *file_key.tag(),
+                self.version.encrypted_file_key_version(),
+            ));
+        }
+        let mut rng = rand::rngs::SysRng;
         let wrapped = match self.version {
             UserKeyPairVersion::Rsa2048 => self.key.encrypt(&mut rng, oaep_a(), msg),
             UserKeyPairVersion::Rsa4096 => self.key.encrypt(&mut rng, oaep_4096(), msg),
@@ -219,12 +251,23 @@ fn bit_length(magnitude: &[u8]) -> u32 {
 pub struct UserPrivateKey {
     version: UserKeyPairVersion,
     key: rsa::PrivateKey,
+    /// RSA-4096 keys imported into AWS-LC (feature `aws-lc-rsa`).
+    #[cfg(feature = "aws-lc-rsa")]
+    fast: Option<aws_lc::FastPrivate>,
 }
 
 impl UserPrivateKey {
     fn new(version: UserKeyPairVersion, key: rsa::PrivateKey) -> Result<Self> {
         check_modulus(version, &key)?;
-        Ok(UserPrivateKey { version, key })
+        Ok(UserPrivateKey {
+            #[cfg(feature = "aws-lc-rsa")]
+            fast: match version {
+                UserKeyPairVersion::Rsa4096 => aws_lc::FastPrivate::import(&key),
+                UserKeyPairVersion::Rsa2048 => None,
+            },
+            version,
+            key,
+        })
     }
 
     /// Decrypts a private key container with its password.
@@ -308,10 +351,7 @@ impl UserPrivateKey {
     /// The matching public key.
     #[must_use]
     pub fn public_key(&self) -> UserPublicKey {
-        UserPublicKey {
-            version: self.version,
-            key: self.key.to_public_key(),
-        }
+        UserPublicKey::new(self.version, self.key.to_public_key())
     }
 
     /// Unwraps a file key wrapped for this key pair.
@@ -321,14 +361,10 @@ impl UserPrivateKey {
     /// RSA-OAEP decryption fails. RSA decryption is blinded.
     pub fn unwrap_file_key(&self, file_key: &EncryptedFileKey) -> Result<PlainFileKey> {
         check_file_key_version(self.version, file_key)?;
-        let mut rng = rand::rngs::SysRng;
         let ct = file_key.wrapped_key();
-        let plain = match self.version {
-            UserKeyPairVersion::Rsa2048 => self.key.decrypt_blinded(&mut rng, oaep_a(), ct),
-            UserKeyPairVersion::Rsa4096 => self.key.decrypt_blinded(&mut rng, oaep_4096(), ct),
-        }
-        .map(Zeroizing::new)
-        .map_err(|_| Error::InvalidFileKey(FileKeyProblem::Unwrap))?;
+        let plain = self
+            .oaep_decrypt(ct)
+            .ok_or(Error::InvalidFileKey(FileKeyProblem::Unwrap))?;
         let key: &[u8; KEY_LEN] = plain
             .as_slice()
             .try_into()
@@ -338,6 +374,23 @@ impl UserPrivateKey {
             *file_key.iv(),
             *file_key.tag(),
         ))
+    }
+}
+
+impl UserPrivateKey {
+    /// RSA-OAEP decryption with the version's parameters; `None` on any failure.
+    fn oaep_decrypt(&self, ct: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        #[cfg(feature = "aws-lc-rsa")]
+        if let Some(fast) = &self.fast {
+            return fast.decrypt(ct);
+        }
+        let mut rng = rand::rngs::SysRng;
+        match self.version {
+            UserKeyPairVersion::Rsa2048 => self.key.decrypt_blinded(&mut rng, oaep_a(), ct),
+            UserKeyPairVersion::Rsa4096 => self.key.decrypt_blinded(&mut rng, oaep_4096(), ct),
+        }
+        .ok()
+        .map(Zeroizing::new)
     }
 }
 
@@ -526,5 +579,50 @@ impl UserKeyPairContainer {
     /// Re-encrypts the private key under a new password (current profile).
     pub fn change_password(&self, old: &Password, new: &Password) -> Result<UserKeyPairContainer> {
         self.unlock(old)?.to_container(new)
+    }
+}
+
+#[cfg(all(test, feature = "aws-lc-rsa"))]
+mod aws_lc_tests {
+    use super::*;
+
+    /// AWS-LC and `rsa` open each other's RSA-4096 OAEP ciphertexts.
+    #[test]
+    fn aws_lc_and_rsa_agree() {
+        let kp = UserKeyPair::generate(UserKeyPairVersion::Rsa4096).unwrap();
+        assert!(kp.private_key().fast.is_some() && kp.public_key().fast.is_some());
+        let file_key = crate::FileEncryptor::new().unwrap().finalize();
+        let msg = file_key.key_bytes().as_slice();
+        let mut rng = rand::rngs::SysRng;
+
+        let by_aws = kp.public_key().wrap_file_key(&file_key).unwrap();
+        let opened = kp
+            .private_key()
+            .key
+            .decrypt_blinded(&mut rng, oaep_4096(), by_aws.wrapped_key())
+            .unwrap();
+        assert_eq!(opened, msg);
+
+        let by_rsa = kp
+            .public_key()
+            .key
+            .encrypt(&mut rng, oaep_4096(), msg)
+            .unwrap();
+        let efk = EncryptedFileKey::from_parts(
+            by_rsa,
+            *file_key.iv(),
+            *file_key.tag(),
+            crate::EncryptedFileKeyVersion::Rsa4096Aes256Gcm,
+        );
+        assert_eq!(kp.private_key().unwrap_file_key(&efk).unwrap(), file_key);
+
+        // One bit off: the same opaque error as on the `rsa` path.
+        let mut bad = efk.wrapped_key().to_vec();
+        bad[100] ^= 1;
+        let bad = EncryptedFileKey::from_parts(bad, *file_key.iv(), *file_key.tag(), efk.version());
+        assert!(matches!(
+            kp.private_key().unwrap_file_key(&bad),
+            Err(Error::InvalidFileKey(FileKeyProblem::Unwrap))
+        ));
     }
 }

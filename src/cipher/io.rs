@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 
 use zeroize::Zeroizing;
 
-use super::{FileDecryptor, FileEncryptor};
+use super::{FileDecryptor, FileEncryptor, InPlace};
 use crate::error::{Error, Result};
 use crate::file_key::PlainFileKey;
 
@@ -17,6 +17,50 @@ pub(crate) const BUF_LEN: usize = 256 * 1024;
 
 fn poisoned() -> io::Error {
     io::Error::other("the stream failed earlier and cannot continue")
+}
+
+/// The part both writers share: the inner writer, one working buffer, and the poisoned flag.
+struct Through<W: Write> {
+    inner: W,
+    buf: Zeroizing<Vec<u8>>,
+    poisoned: bool,
+}
+
+impl<W: Write> Through<W> {
+    fn new(inner: W) -> Self {
+        Through {
+            inner,
+            buf: Zeroizing::new(vec![0u8; BUF_LEN]),
+            poisoned: false,
+        }
+    }
+
+    /// Runs up to one buffer of `data` through `op` into the inner writer.
+    fn write(&mut self, op: &mut impl InPlace, data: &[u8]) -> io::Result<usize> {
+        if self.poisoned {
+            return Err(poisoned());
+        }
+        let n = data.len().min(self.buf.len());
+        let (Some(src), Some(chunk)) = (data.get(..n), self.buf.get_mut(..n)) else {
+            return Ok(0);
+        };
+        chunk.copy_from_slice(src);
+        // If anything below fails, the GCM state and the inner writer disagree for good.
+        self.poisoned = true;
+        op.apply(chunk)?;
+        self.inner.write_all(chunk)?;
+        self.poisoned = false;
+        Ok(n)
+    }
+
+    /// Flushes and hands back the inner writer, unless the stream failed earlier.
+    fn finish(mut self) -> Result<W> {
+        if self.poisoned {
+            return Err(poisoned().into());
+        }
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
 }
 
 /// A [`Write`] that encrypts everything written to it into the inner writer.
@@ -35,20 +79,16 @@ fn poisoned() -> io::Error {
 /// # Ok::<(), dracoon_crypto::Error>(())
 /// ```
 pub struct EncryptingWriter<W: Write> {
-    inner: W,
+    through: Through<W>,
     enc: FileEncryptor,
-    buf: Box<[u8]>,
-    poisoned: bool,
 }
 
 impl<W: Write> EncryptingWriter<W> {
     /// Encrypts into `inner` under a fresh file key.
     pub fn new(inner: W) -> Result<Self> {
         Ok(EncryptingWriter {
-            inner,
+            through: Through::new(inner),
             enc: FileEncryptor::new()?,
-            buf: vec![0u8; BUF_LEN].into_boxed_slice(),
-            poisoned: false,
         })
     }
 
@@ -59,34 +99,19 @@ impl<W: Write> EncryptingWriter<W> {
     }
 
     /// Flushes the inner writer and returns it with the file key (key, IV and tag).
-    pub fn finish(mut self) -> Result<(W, PlainFileKey)> {
-        if self.poisoned {
-            return Err(poisoned().into());
-        }
-        self.inner.flush()?;
-        Ok((self.inner, self.enc.finalize()))
+    pub fn finish(self) -> Result<(W, PlainFileKey)> {
+        let inner = self.through.finish()?;
+        Ok((inner, self.enc.finalize()))
     }
 }
 
 impl<W: Write> Write for EncryptingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.poisoned {
-            return Err(poisoned());
-        }
-        let n = data.len().min(self.buf.len());
-        let (Some(src), Some(chunk)) = (data.get(..n), self.buf.get_mut(..n)) else {
-            return Ok(0);
-        };
-        chunk.copy_from_slice(src);
-        self.poisoned = true;
-        self.enc.update_in_place(chunk)?;
-        self.inner.write_all(chunk)?;
-        self.poisoned = false;
-        Ok(n)
+        self.through.write(&mut self.enc, data)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.through.inner.flush()
     }
 }
 
@@ -104,10 +129,8 @@ impl<W: Write> std::fmt::Debug for EncryptingWriter<W> {
 /// tells whether it was authentic. Use it where a later failure can still be acted on (a pipe
 /// whose consumer checks the exit status); to produce a file, use [`super::decrypt_to_path`].
 pub struct DecryptingWriter<W: Write> {
-    inner: W,
+    through: Through<W>,
     dec: FileDecryptor,
-    buf: Zeroizing<Vec<u8>>,
-    poisoned: bool,
 }
 
 impl<W: Write> DecryptingWriter<W> {
@@ -115,44 +138,27 @@ impl<W: Write> DecryptingWriter<W> {
     #[must_use]
     pub fn new(inner: W, file_key: &PlainFileKey) -> Self {
         DecryptingWriter {
-            inner,
+            through: Through::new(inner),
             dec: FileDecryptor::new(file_key),
-            buf: Zeroizing::new(vec![0u8; BUF_LEN]),
-            poisoned: false,
         }
     }
 
     /// Flushes the inner writer and checks the tag: [`Error::BadFile`] when the content was not
     /// authentic.
-    pub fn finish(mut self) -> Result<W> {
-        if self.poisoned {
-            return Err(poisoned().into());
-        }
-        self.inner.flush()?;
+    pub fn finish(self) -> Result<W> {
+        let inner = self.through.finish()?;
         self.dec.finalize()?;
-        Ok(self.inner)
+        Ok(inner)
     }
 }
 
 impl<W: Write> Write for DecryptingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.poisoned {
-            return Err(poisoned());
-        }
-        let n = data.len().min(self.buf.len());
-        let (Some(src), Some(chunk)) = (data.get(..n), self.buf.get_mut(..n)) else {
-            return Ok(0);
-        };
-        chunk.copy_from_slice(src);
-        self.poisoned = true;
-        self.dec.update_in_place(chunk)?;
-        self.inner.write_all(chunk)?;
-        self.poisoned = false;
-        Ok(n)
+        self.through.write(&mut self.dec, data)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.through.inner.flush()
     }
 }
 

@@ -178,6 +178,24 @@ impl std::fmt::Debug for FileDecryptor {
     }
 }
 
+/// One direction of the stream, so the adapters and helpers can drive either.
+pub(crate) trait InPlace {
+    /// Encrypts or decrypts `buf` in place.
+    fn apply(&mut self, buf: &mut [u8]) -> Result<()>;
+}
+
+impl InPlace for FileEncryptor {
+    fn apply(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.update_in_place(buf)
+    }
+}
+
+impl InPlace for FileDecryptor {
+    fn apply(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.update_in_place(buf)
+    }
+}
+
 fn copy_same_len(input: &[u8], output: &mut [u8]) -> Result<()> {
     if input.len() != output.len() {
         return Err(Error::InvalidArgument(

@@ -8,7 +8,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::io::BUF_LEN;
-use super::{FileDecryptor, FileEncryptor};
+use super::{FileDecryptor, FileEncryptor, InPlace};
 use crate::error::{Error, Result};
 use crate::file_key::PlainFileKey;
 
@@ -95,30 +95,28 @@ pub fn decrypt_to_path(input: impl Read, dst: &Path, file_key: &PlainFileKey) ->
 /// assert_eq!(dracoon_crypto::decrypt_bytes(&ciphertext, &file_key)?, b"streamed");
 /// # Ok::<(), dracoon_crypto::Error>(())
 /// ```
-pub fn encrypt_stream(mut input: impl Read, mut output: impl Write) -> Result<PlainFileKey> {
+pub fn encrypt_stream(input: impl Read, output: impl Write) -> Result<PlainFileKey> {
     let mut enc = FileEncryptor::new()?;
-    let mut buf = Zeroizing::new(vec![0u8; BUF_LEN]);
-    loop {
-        let n = read_some(&mut input, &mut buf)?;
-        let Some(chunk) = buf.get_mut(..n) else { break };
-        if chunk.is_empty() {
-            break;
-        }
-        enc.update_in_place(chunk)?;
-        output.write_all(chunk)?;
-    }
-    output.flush()?;
+    pump(input, output, &mut enc)?;
     Ok(enc.finalize())
 }
 
 /// Streams `input` through a decryptor into `output` and checks the tag at the end. `output`
 /// has received unauthenticated plaintext by the time an error is returned.
 pub(crate) fn decrypt_stream_unverified(
-    mut input: impl Read,
-    mut output: impl Write,
+    input: impl Read,
+    output: impl Write,
     file_key: &PlainFileKey,
 ) -> Result<u64> {
     let mut dec = FileDecryptor::new(file_key);
+    pump(input, output, &mut dec)?;
+    let n = dec.bytes_processed();
+    dec.finalize()?;
+    Ok(n)
+}
+
+/// Reads `input` to its end through `op` into `output`, one bounded buffer at a time.
+fn pump(mut input: impl Read, mut output: impl Write, op: &mut impl InPlace) -> Result<()> {
     let mut buf = Zeroizing::new(vec![0u8; BUF_LEN]);
     loop {
         let n = read_some(&mut input, &mut buf)?;
@@ -126,13 +124,11 @@ pub(crate) fn decrypt_stream_unverified(
         if chunk.is_empty() {
             break;
         }
-        dec.update_in_place(chunk)?;
+        op.apply(chunk)?;
         output.write_all(chunk)?;
     }
     output.flush()?;
-    let n = dec.bytes_processed();
-    dec.finalize()?;
-    Ok(n)
+    Ok(())
 }
 
 /// `read`, retried on `Interrupted`.

@@ -12,9 +12,12 @@
 //!   leading zeros) with at most 4 PBKDF2 iterations, so they unlock in fuzz builds too.
 //! * helpers to build and take apart [`PlainFileKey`]s through the public API only.
 
+pub mod api;
 pub mod der;
+pub mod harness;
 pub mod inputs;
 pub mod oracle;
+pub mod script;
 pub mod seed;
 
 use base64::Engine as _;

@@ -91,6 +91,17 @@ impl Corpus {
         self.add("stream", &bytes);
     }
 
+    fn workflow(&mut self, input: &crate::script::WorkflowInput, blobs: &[Vec<u8>]) {
+        let bytes = input.encode(blobs);
+        let parsed = crate::script::WorkflowInput::parse(&bytes);
+        let blob_refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        assert!(
+            parsed.as_ref().is_some_and(|(i, b)| i == input && (blobs.is_empty() || *b == blob_refs)),
+            "workflows input encoding does not round-trip"
+        );
+        self.add("workflows", &bytes);
+    }
+
     fn tamper(&mut self, input: &TamperInput<'_>) {
         let bytes = input.encode();
         assert_eq!(
@@ -181,7 +192,53 @@ pub fn seed(target: &str, dir: &Path, vector_dirs: &[PathBuf]) -> usize {
         }
     }
     seed_synthetic(&mut corpus);
+    seed_transport(&mut corpus);
     corpus.written
+}
+
+/// The transport targets' seeds: the fixtures' answer bodies for `api_models`; for
+/// `workflows` every workflow with every seed script, and each workflow's honest run again
+/// with its captured answer bodies as blobs (so byte mutations act on real answers).
+fn seed_transport(corpus: &mut Corpus) {
+    use crate::script::{Answer, Body, WorkflowInput, seed_scripts, seed_workflows};
+    match corpus.target.as_str() {
+        "api_models" => {
+            for body in crate::api::seed_bodies() {
+                corpus.add("api_models", &body);
+            }
+        }
+        "workflows" => {
+            for workflow in seed_workflows() {
+                for (retries, after, answers) in seed_scripts() {
+                    let input = WorkflowInput {
+                        workflow,
+                        retries,
+                        s3_timeout: 10,
+                        after,
+                        answers,
+                    };
+                    corpus.workflow(&input, &[]);
+                }
+                let honest = WorkflowInput {
+                    workflow,
+                    retries: 0,
+                    s3_timeout: 10,
+                    after: crate::script::After::Honest,
+                    answers: Vec::new(),
+                };
+                let outcome = crate::harness::run(&honest, &[]);
+                let n = outcome.bodies.len().min(64);
+                let input = WorkflowInput {
+                    answers: (0..n)
+                        .map(|i| Answer::body(Body::Blob(i as u8)))
+                        .collect(),
+                    ..honest
+                };
+                corpus.workflow(&input, &outcome.bodies[..n]);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn read(path: &Path) -> Option<Vec<u8>> {

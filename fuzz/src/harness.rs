@@ -1,0 +1,1248 @@
+//! The `workflows` target's fake server and oracles, in the library so that its own tests can
+//! check that every workflow succeeds against the honest server (a harness that can never
+//! reach success would fuzz nothing but error paths).
+//!
+//! The server is a [`BlockingTransport`] whose `sleep` returns at once (and records the
+//! duration). Each request is answered from the input's script, or, once that is used up, as
+//! [`After`] says; `Body::Honest` answers (and the server's state: missing keys, stored chunks
+//! and parts, the completion body) come from a small honest implementation of the endpoints the
+//! workflows use. State changes of an answer are kept only when the answer delivered is 2xx.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use dracoon_crypto::transport::models::{
+    CompleteS3FileUploadRequest, CompleteS3ShareUploadRequest, CompleteUploadRequest,
+    GeneratePresignedUrlsRequest, ResolutionStrategy, UserFileKeyList,
+    UserFileKeySetBatchRequest,
+};
+use dracoon_crypto::transport::{
+    Blocking, BlockingTransport, Bytes, Client, DownloadOptions, DownloadShareOptions, KeyRing,
+    MissingKeysFilter, RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on, http,
+};
+use dracoon_crypto::{
+    EncryptedFileKey, Error, Password, TransportError, TransportErrorKind, UserKeyPairVersion,
+    decrypt_bytes,
+};
+use serde_json::Value;
+
+use crate::api::{self, Template, fixture};
+use crate::script::{After, Answer, Body, EditOp, RangeEdit, Workflow, WorkflowInput};
+
+/// A run that sends more requests than this is taken to loop forever.
+pub const HARD_CAP: usize = 20_000;
+/// The retry policy's delay caps (tiny: sleeping is instant anyway, but they bound what a
+/// retry may ask to sleep).
+const BASE_DELAY: Duration = Duration::from_millis(1);
+const MAX_DELAY: Duration = Duration::from_millis(4);
+const MAX_RETRY_AFTER: Duration = Duration::from_millis(5);
+/// The longest S3 polling interval (documented: capped exponential back-off up to 2 s).
+const MAX_POLL_DELAY: Duration = Duration::from_secs(2);
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// The whole URI.
+    pub uri: String,
+    /// Whether it carried `Authorization`.
+    pub auth: bool,
+}
+
+#[derive(Clone, Default)]
+struct State {
+    missing: Vec<(i64, i64)>,
+    /// Chunks stored through the upload URL, by start offset.
+    chunks: BTreeMap<u64, Vec<u8>>,
+    /// S3 parts, by ETag.
+    parts: HashMap<String, Vec<u8>>,
+    etags: u32,
+    /// The body of the last completion request.
+    completion: Option<Vec<u8>>,
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(http::HeaderName, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Vec<u8>) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    fn template(status: u16, t: Template) -> Self {
+        Reply::json(status, t.bytes())
+    }
+
+    fn empty(status: u16) -> Self {
+        Reply::json(status, Vec::new())
+    }
+}
+
+/// The fake server.
+pub struct Server<'a> {
+    input: &'a WorkflowInput,
+    blobs: &'a [&'a [u8]],
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: State,
+    next: usize,
+    seen: Vec<Seen>,
+    sleeps: Vec<Duration>,
+    /// Bytes of scripted (not honest) bodies delivered.
+    scripted_bytes: usize,
+    /// Markers that the server itself put where the crate may quote it (error messages, odd
+    /// values that serde quotes in a reason): an error or event that contains such a marker is
+    /// the server's text, not a leak.
+    echoable: Vec<&'static str>,
+    /// Every body delivered, in order (the seeder turns an honest run into blobs).
+    bodies: Vec<Vec<u8>>,
+}
+
+const KINDS: [TransportErrorKind; 6] = [
+    TransportErrorKind::Connect,
+    TransportErrorKind::Timeout,
+    TransportErrorKind::Io,
+    TransportErrorKind::InvalidResponse,
+    TransportErrorKind::Cancelled,
+    TransportErrorKind::Other,
+];
+
+fn transport_error(kind: u8) -> TransportError {
+    TransportError::new(
+        KINDS[usize::from(kind) % KINDS.len()],
+        "fake transport failure",
+    )
+}
+
+impl BlockingTransport for Server<'_> {
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, TransportError> {
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.check_request(&request);
+        assert!(
+            inner.seen.len() <= HARD_CAP,
+            "no end after {HARD_CAP} requests: {:?}",
+            &inner.seen[inner.seen.len() - 5..]
+        );
+        let index = inner.next;
+        inner.next += 1;
+        let scripted = self.input.answers.get(index).cloned().or_else(|| match self.input.after {
+            After::Honest => None,
+            After::Repeat => self.input.answers.last().cloned(),
+            After::Status(s) => Some(Answer {
+                status: Some(s),
+                ..Answer::body(Body::Template(template_index(Template::Error)))
+            }),
+            After::Fail(k) => Some(Answer::body(Body::TransportError(k))),
+        });
+        let before = inner.state.clone();
+        let honest = inner.state.honest(&request);
+        let Some(answer) = scripted else {
+            return Ok(inner.deliver(honest, &before, false));
+        };
+        let mut reply = match answer.body {
+            Body::Honest => honest,
+            Body::Template(i) => Reply {
+                body: Template::from_index(i).bytes(),
+                ..honest
+            },
+            Body::Blob(i) => Reply {
+                body: match self.blobs.len() {
+                    0 => Vec::new(),
+                    n => self.blobs[usize::from(i) % n].to_vec(),
+                },
+                ..honest
+            },
+            Body::Empty => Reply {
+                body: Vec::new(),
+                ..honest
+            },
+            Body::TransportError(k) => {
+                inner.state = before;
+                return Err(transport_error(k));
+            }
+        };
+        if let Some(status) = answer.status {
+            reply.status = 100 + status % 500;
+        }
+        if let Some(edit) = &answer.edit {
+            if let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body) {
+                apply_edit(&mut v, &edit.path, edit.op);
+                reply.body = serde_json::to_vec(&v).unwrap_or_default();
+            }
+        }
+        if let Some(n) = answer.retry_after {
+            let v = match n % 4 {
+                0 => "0".to_owned(),
+                1 => ((n / 4) % 5).to_string(),
+                2 => "Wed, 21 Oct 2015 07:28:00 GMT".to_owned(),
+                _ => "18446744073709551615".to_owned(),
+            };
+            reply.headers.push((http::header::RETRY_AFTER, v));
+        }
+        if let Some(k) = answer.etag {
+            reply.headers.retain(|(h, _)| h != http::header::ETAG);
+            let v = ["", "\"\"", "\"etag-x\"", "W/\"weak\""];
+            if let Some(v) = v.get(usize::from(k % 5).wrapping_sub(1)) {
+                reply.headers.push((http::header::ETAG, (*v).to_owned()));
+            }
+        }
+        if let Some(r) = answer.range {
+            edit_range(&mut reply.headers, r);
+        }
+        Ok(inner.deliver(reply, &before, true))
+    }
+
+    fn sleep(&self, duration: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.sleeps.push(duration);
+    }
+}
+
+fn template_index(t: Template) -> u8 {
+    Template::ALL.iter().position(|&x| x == t).unwrap_or(0) as u8
+}
+
+impl Inner {
+    fn check_request(&mut self, request: &http::Request<Bytes>) {
+        let uri = request.uri().to_string();
+        let auth = request.headers().get(http::header::AUTHORIZATION);
+        let api = format!("{}/api/v4/", api::BASE);
+        let public = format!("{}/api/v4/public/", api::BASE);
+        let authenticated_api = uri.starts_with(&api) && !uri.starts_with(&public);
+        if let Some(v) = auth {
+            assert!(
+                authenticated_api,
+                "Authorization sent to a URL that is not the authenticated API: {} {}",
+                request.method(),
+                redact(&uri)
+            );
+            assert_eq!(
+                v.to_str().ok(),
+                Some(format!("Bearer {}", api::AUTH_TOKEN).as_str()),
+                "wrong Authorization"
+            );
+        } else {
+            assert!(
+                !authenticated_api,
+                "no Authorization for the authenticated API: {}",
+                redact(&uri)
+            );
+        }
+        // Passwords that never leave the client.
+        for secret in [api::KEY_PASSWORD, api::SHARE_PASSWORD] {
+            let body = request.body();
+            let in_headers = request
+                .headers()
+                .values()
+                .any(|v| v.as_bytes().windows(secret.len()).any(|w| w == secret.as_bytes()));
+            assert!(
+                !uri.contains(secret)
+                    && !in_headers
+                    && !body.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a password left the client"
+            );
+        }
+        self.seen.push(Seen {
+            method: request.method().to_string(),
+            uri,
+            auth: auth.is_some(),
+        });
+    }
+
+    fn deliver(&mut self, reply: Reply, before: &State, scripted: bool) -> http::Response<Bytes> {
+        if !(200..300).contains(&reply.status) {
+            self.state = before.clone();
+        }
+        if scripted {
+            self.scripted_bytes += reply.body.len();
+        }
+        self.note_echoable(&reply.body);
+        self.bodies.push(reply.body.clone());
+        let mut builder = http::Response::builder().status(reply.status);
+        for (name, value) in &reply.headers {
+            if let Ok(v) = http::HeaderValue::from_str(value) {
+                builder = builder.header(name, v);
+            }
+        }
+        builder
+            .body(Bytes::from(reply.body))
+            .unwrap_or_else(|_| http::Response::new(Bytes::new()))
+    }
+
+    /// Records the markers that `body` carries anywhere but in the URL and token members,
+    /// where the crate reads them as URLs and tokens.
+    fn note_echoable(&mut self, body: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        let mut texts = Vec::new();
+        collect_texts(&v, &mut texts);
+        for m in api::MARKERS {
+            if !self.echoable.contains(&m) && texts.iter().any(|t| t.contains(m)) {
+                self.echoable.push(m);
+            }
+        }
+    }
+}
+
+/// Every string in `v` (member names too) except the values of URL and token members.
+fn collect_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect_texts(x, out)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                out.push(k.clone());
+                let secret_member = matches!(
+                    k.as_str(),
+                    "uploadUrl" | "url" | "downloadUrl" | "token" | "accessKey"
+                );
+                if !(secret_member && x.is_string()) {
+                    collect_texts(x, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn redact(uri: &str) -> String {
+    let mut s = uri.to_owned();
+    for m in api::MARKERS {
+        s = s.replace(m, "<marker>");
+    }
+    s
+}
+
+fn apply_edit(v: &mut Value, path: &[u8], op: EditOp) {
+    let Some((&step, rest)) = path.split_first() else {
+        return set(v, op);
+    };
+    if step == 255 {
+        return set(v, op);
+    }
+    let at_end = rest.first().is_none_or(|&s| s == 255);
+    match v {
+        Value::Object(o) if !o.is_empty() => {
+            let key = o.keys().nth(usize::from(step) % o.len()).cloned().unwrap_or_default();
+            if at_end && op == EditOp::Remove {
+                o.remove(&key);
+            } else if let Some(x) = o.get_mut(&key) {
+                apply_edit(x, rest, op);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let i = usize::from(step) % a.len();
+            match op {
+                EditOp::Remove if at_end => {
+                    a.remove(i);
+                }
+                EditOp::Duplicate(n) if at_end => {
+                    let x = a[i].clone();
+                    for _ in 0..=(n % 8) {
+                        a.insert(i, x.clone());
+                    }
+                }
+                _ => apply_edit(&mut a[i], rest, op),
+            }
+        }
+        _ => set(v, op),
+    }
+}
+
+const ODD_STRINGS: [&str; 10] = [
+    "",
+    "A",
+    "RSA-4096",
+    "A/AES-256-GCM",
+    "done",
+    "transfer",
+    "error",
+    "-1",
+    "9223372036854775808",
+    "https://elsewhere.example/x",
+];
+
+fn set(v: &mut Value, op: EditOp) {
+    *v = match op {
+        EditOp::Remove | EditOp::Null => Value::Null,
+        EditOp::Bool(b) => Value::Bool(b),
+        EditOp::Int(i) => Value::from(i),
+        EditOp::Str(s) => Value::from(ODD_STRINGS[usize::from(s) % ODD_STRINGS.len()]),
+        EditOp::EmptyArray => Value::Array(Vec::new()),
+        EditOp::EmptyObject => Value::Object(serde_json::Map::new()),
+        EditOp::Duplicate(_) => Value::Array(vec![v.clone(), v.clone()]),
+    };
+}
+
+const ODD_RANGES: [&str; 8] = [
+    "bytes */77",
+    "bytes 0-18446744073709551615/*",
+    "bytes 0-18446744073709551615/18446744073709551615",
+    "bytes 5-4/10",
+    "bytes 0-0/0",
+    "items 0-1/2",
+    "bytes 0-76/77",
+    "bytes 18446744073709551615-18446744073709551615/*",
+];
+
+fn edit_range(headers: &mut Vec<(http::HeaderName, String)>, edit: RangeEdit) {
+    let current = headers
+        .iter()
+        .find(|(h, _)| h == http::header::CONTENT_RANGE)
+        .map(|(_, v)| v.clone());
+    headers.retain(|(h, _)| h != http::header::CONTENT_RANGE);
+    let parsed = current.as_deref().and_then(parse_range).unwrap_or((0, 0, Some(1)));
+    let value = match edit {
+        RangeEdit::Remove => return,
+        RangeEdit::Shift(s, e, t) => {
+            let shift = |x: u64, d: i8| x.saturating_add_signed(i64::from(d));
+            let total = parsed
+                .2
+                .map_or_else(|| "*".to_owned(), |x| shift(x, t).to_string());
+            format!("bytes {}-{}/{total}", shift(parsed.0, s), shift(parsed.1, e))
+        }
+        RangeEdit::NoTotal => format!("bytes {}-{}/*", parsed.0, parsed.1),
+        RangeEdit::Odd(n) => ODD_RANGES[usize::from(n) % ODD_RANGES.len()].to_owned(),
+    };
+    headers.push((http::header::CONTENT_RANGE, value));
+}
+
+/// `bytes a-b/t` (t may be `*`), as the server writes it.
+fn parse_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?, total.parse().ok()))
+}
+
+fn query(uri: &http::Uri) -> HashMap<String, String> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+impl State {
+    /// The honest answer (and state change) for `request`.
+    fn honest(&mut self, request: &http::Request<Bytes>) -> Reply {
+        let uri = request.uri().to_string();
+        let method = request.method().as_str();
+        let body = request.body();
+        if uri == api::UPLOAD_URL {
+            return self.upload_url(method, request);
+        }
+        if uri.starts_with(api::DOWNLOAD_URL) && method == "GET" {
+            return download(request);
+        }
+        if uri.starts_with("https://s3.zq7host.example/") && method == "PUT" {
+            self.etags += 1;
+            let etag = format!("etag-{}", self.etags);
+            self.parts.insert(etag.clone(), body.to_vec());
+            return Reply {
+                status: 200,
+                headers: vec![(http::header::ETAG, format!("\"{etag}\""))],
+                body: Vec::new(),
+            };
+        }
+        let Some(path) = uri
+            .strip_prefix(api::BASE)
+            .and_then(|p| p.strip_prefix("/api/v4"))
+        else {
+            return Reply::template(404, Template::Error);
+        };
+        let path = path.split('?').next().unwrap_or("");
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let q = query(request.uri());
+        let ak = crate::api::ACCESS_KEY;
+        match (method, segs.as_slice()) {
+            ("GET", ["nodes", "missingFileKeys"]) => {
+                let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+                let offset = usize::try_from(num("offset").unwrap_or(0)).unwrap_or(0);
+                let limit = usize::try_from(num("limit").unwrap_or(100)).unwrap_or(100).min(100);
+                let pairs: Vec<(i64, i64)> = self
+                    .missing
+                    .iter()
+                    .filter(|(f, u)| {
+                        num("file_id").is_none_or(|x| x == *f)
+                            && num("user_id").is_none_or(|x| x == *u)
+                    })
+                    .skip(offset)
+                    .take(limit)
+                    .copied()
+                    .collect();
+                let mut v = api::missing_keys(&pairs);
+                v["range"] = serde_json::json!({"offset": offset, "limit": limit,
+                    "total": self.missing.len()});
+                Reply::json(200, serde_json::to_vec(&v).unwrap_or_default())
+            }
+            ("POST", ["nodes", "files", "keys"]) => {
+                match serde_json::from_slice::<UserFileKeySetBatchRequest>(body) {
+                    Ok(batch) => {
+                        for item in batch.items {
+                            self.missing
+                                .retain(|&(f, u)| (f, u) != (item.file_id, item.user_id));
+                        }
+                        Reply::empty(204)
+                    }
+                    Err(_) => Reply::template(400, Template::Error),
+                }
+            }
+            ("POST", ["nodes", "files", "uploads"]) => Reply::template(201, Template::UploadChannel),
+            ("GET", ["nodes", "files", "uploads", _]) => Reply::template(200, Template::S3Done),
+            ("DELETE", ["nodes", "files", "uploads", _]) => Reply::empty(204),
+            ("PUT", ["nodes", "files", "uploads", _, "s3"])
+            | ("PUT", ["public", "shares", "uploads", _, _, "s3"]) => {
+                self.completion = Some(body.to_vec());
+                Reply::empty(202)
+            }
+            ("POST", ["nodes", "files", "uploads", _, "s3_urls"])
+            | ("POST", ["public", "shares", "uploads", _, _, "s3_urls"]) => {
+                match serde_json::from_slice::<GeneratePresignedUrlsRequest>(body) {
+                    Ok(r) => {
+                        let urls: Vec<Value> = (r.first_part_number..=r.last_part_number)
+                            .take(16)
+                            .map(|n| {
+                                serde_json::json!({"url": api::presigned_url(n.into()),
+                                    "partNumber": n})
+                            })
+                            .collect();
+                        Reply::json(201, serde_json::to_vec(&serde_json::json!({"urls": urls})).unwrap_or_default())
+                    }
+                    Err(_) => Reply::template(400, Template::Error),
+                }
+            }
+            ("GET", ["nodes", "files", _, "user_file_key"]) => {
+                Reply::template(200, Template::UserFileKey)
+            }
+            ("POST", ["nodes", "files", _, "downloads"]) => {
+                Reply::template(200, Template::DownloadUrl)
+            }
+            ("GET", ["public", "shares", "downloads", k]) if *k == ak => {
+                Reply::template(200, Template::PublicDownloadShare)
+            }
+            ("POST", ["public", "shares", "downloads", k]) if *k == ak => {
+                Reply::template(200, Template::DownloadUrl)
+            }
+            ("GET", ["public", "shares", "uploads", k]) if *k == ak => {
+                Reply::template(200, Template::PublicUploadShare)
+            }
+            ("POST", ["public", "shares", "uploads", k]) if *k == ak => {
+                Reply::template(201, Template::ShareUploadChannel)
+            }
+            ("PUT", ["public", "shares", "uploads", k, _]) if *k == ak => {
+                self.completion = Some(body.to_vec());
+                Reply::template(201, Template::UploadedFileData)
+            }
+            ("GET", ["public", "shares", "uploads", k, _]) if *k == ak => {
+                let v = serde_json::json!({"status": "done", "fileName": "f.bin",
+                    "size": api::PLAINTEXT.len()});
+                Reply::json(200, serde_json::to_vec(&v).unwrap_or_default())
+            }
+            ("DELETE", ["public", "shares", "uploads", k, _]) if *k == ak => Reply::empty(204),
+            ("POST", ["shares", "downloads"]) => Reply::template(201, Template::DownloadShare),
+            ("GET", ["user", "account", "keypair"])
+            | ("GET", ["nodes", "rooms", _, "keypair"])
+            | ("GET", ["settings", "keypair"]) => {
+                if q.get("version").is_some_and(|v| v == "RSA-4096") {
+                    Reply::template(404, Template::Error)
+                } else {
+                    Reply::template(200, Template::KeyPair)
+                }
+            }
+            ("GET", ["user", "account", "keypairs"])
+            | ("GET", ["nodes", "rooms", _, "keypairs"])
+            | ("GET", ["settings", "keypairs"]) => Reply::template(200, Template::KeyPairs),
+            ("GET", ["config", "info", "policies", "algorithms"]) => {
+                Reply::template(200, Template::Algorithms)
+            }
+            _ => Reply::template(404, Template::Error),
+        }
+    }
+
+    fn upload_url(&mut self, method: &str, request: &http::Request<Bytes>) -> Reply {
+        match method {
+            "POST" => {
+                let range = request
+                    .headers()
+                    .get(http::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_range);
+                match range {
+                    Some((start, _, _)) => {
+                        self.chunks.insert(start, request.body().to_vec());
+                        Reply::json(201, br#"{"size":1,"hash":"h"}"#.to_vec())
+                    }
+                    None => Reply::template(400, Template::Error),
+                }
+            }
+            "PUT" => {
+                self.completion = Some(request.body().to_vec());
+                Reply::template(201, Template::Node)
+            }
+            "DELETE" => Reply::empty(204),
+            _ => Reply::template(405, Template::Error),
+        }
+    }
+}
+
+fn download(request: &http::Request<Bytes>) -> Reply {
+    let ct = &fixture().ciphertext;
+    let len = ct.len() as u64;
+    let range = request
+        .headers()
+        .get(http::header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+    match range {
+        None => Reply::json(200, ct.clone()),
+        Some((start, end)) if start >= len || end < start => Reply {
+            status: 416,
+            headers: vec![(http::header::CONTENT_RANGE, format!("bytes */{len}"))],
+            body: Vec::new(),
+        },
+        Some((start, end)) => {
+            let end = end.min(len - 1);
+            Reply {
+                status: 206,
+                headers: vec![(
+                    http::header::CONTENT_RANGE,
+                    format!("bytes {start}-{end}/{len}"),
+                )],
+                body: ct[start as usize..=end as usize].to_vec(),
+            }
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The workflow returned `Ok`.
+    pub ok: bool,
+    /// The error's `Display`, if it failed.
+    pub error: Option<String>,
+    /// Requests the server saw.
+    pub requests: usize,
+    /// The bound they were checked against.
+    pub bound: usize,
+    /// The bodies delivered, in order.
+    pub bodies: Vec<Vec<u8>>,
+}
+
+/// Polls of one S3 status phase with `timeout`: the first at once, then one after each
+/// back-off (100 ms doubling, capped at 2 s) that still fits into the timeout.
+#[must_use]
+pub fn poll_bound(timeout: Duration) -> usize {
+    let mut waited = Duration::ZERO;
+    let mut delay = Duration::from_millis(100);
+    let mut polls = 1;
+    while waited + delay <= timeout {
+        waited += delay;
+        polls += 1;
+        delay = (delay * 2).min(MAX_POLL_DELAY);
+    }
+    polls
+}
+
+fn use_key_of(k: u8) -> Option<UseKey> {
+    [
+        None,
+        Some(UseKey::RoomRescueKey),
+        Some(UseKey::SystemRescueKey),
+        Some(UseKey::PreviousUserKey),
+        Some(UseKey::PreviousRoomRescueKey),
+        Some(UseKey::PreviousSystemRescueKey),
+    ][usize::from(k % 6)]
+}
+
+fn file_id(x: i8) -> i64 {
+    match x.rem_euclid(4) {
+        0 => api::FILE_A,
+        1 => api::FILE_B,
+        2 => api::NODE_ID,
+        _ => i64::from(x),
+    }
+}
+
+fn user_id(x: i8) -> i64 {
+    match x.rem_euclid(3) {
+        0 => api::USER_TWO_KEYS,
+        1 => api::USER_ONE_KEY,
+        _ => i64::from(x),
+    }
+}
+
+fn source(len: u8) -> Vec<u8> {
+    (0..len).map(|i| i.wrapping_mul(37) ^ 0x5a).collect()
+}
+
+fn declared(sized: u8, len: u8) -> Option<u64> {
+    let len = u64::from(len);
+    match sized % 4 {
+        0 => None,
+        1 => Some(len),
+        2 => Some(len + 1),
+        _ => Some(len.saturating_sub(1)),
+    }
+}
+
+/// A folder for `download_to_path`, one per process.
+fn download_dir() -> &'static tempfile::TempDir {
+    static D: OnceLock<tempfile::TempDir> = OnceLock::new();
+    D.get_or_init(|| tempfile::tempdir().expect("temporary folder"))
+}
+
+fn download_path() -> PathBuf {
+    let dir = download_dir().path();
+    // Whatever an earlier run left (it is checked after each run; this is for a crashed one).
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    dir.join("out.bin")
+}
+
+/// After `download_to_path` / `download_share_to_path`: on success exactly the plaintext at
+/// the path, on failure nothing at all in the folder (no target, no temporary file).
+fn check_download_dir(ok: bool) {
+    let dir = download_dir().path();
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if ok {
+        assert_eq!(names, ["out.bin"], "download_to_path left other files");
+        let got = std::fs::read(dir.join("out.bin")).unwrap_or_default();
+        assert_eq!(got, api::PLAINTEXT, "download_to_path reported success with other bytes");
+    } else {
+        assert!(names.is_empty(), "a failed download_to_path left {names:?}");
+    }
+}
+
+/// What the server stored of a successful upload, decrypted with the file key the completion
+/// request carried for the fixture's key pair. `None` when the answers make that unknowable
+/// (an `ETag` the script invented).
+fn uploaded_plaintext(state: &State, s3: bool, key: &EncryptedFileKey) -> Option<Vec<u8>> {
+    let ciphertext = if s3 {
+        let parts = match serde_json::from_slice::<CompleteS3FileUploadRequest>(
+            state.completion.as_deref()?,
+        ) {
+            Ok(c) => c.parts,
+            Err(_) => serde_json::from_slice::<CompleteS3ShareUploadRequest>(
+                state.completion.as_deref()?,
+            )
+            .ok()?
+            .parts,
+        };
+        let mut out = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(
+                usize::try_from(p.part_number).ok(),
+                Some(i + 1),
+                "S3 parts not numbered 1, 2, ..."
+            );
+            out.extend_from_slice(state.parts.get(&p.part_etag)?);
+        }
+        out
+    } else {
+        let mut out = Vec::new();
+        for (&start, chunk) in &state.chunks {
+            assert_eq!(start, out.len() as u64, "chunks stored with a gap or overlap");
+            out.extend_from_slice(chunk);
+        }
+        out
+    };
+    let plain_key = fixture()
+        .pair
+        .private_key()
+        .unwrap_file_key(key)
+        .expect("the completion's file key unwraps with the uploader's key pair");
+    Some(decrypt_bytes(&ciphertext, &plain_key).expect("the uploaded ciphertext verifies"))
+}
+
+/// The file key for `user` (or, without one, for the uploader) in a completion body.
+fn completion_key(state: &State, s3: bool, user: Option<i64>) -> EncryptedFileKey {
+    let body = state
+        .completion
+        .as_deref()
+        .expect("a successful upload sent a completion");
+    let parsed = match (s3, user) {
+        (false, None) => serde_json::from_slice::<CompleteUploadRequest>(body)
+            .ok()
+            .and_then(|c| c.file_key),
+        (true, None) => serde_json::from_slice::<CompleteS3FileUploadRequest>(body)
+            .ok()
+            .and_then(|c| c.file_key),
+        (false, Some(user)) => serde_json::from_slice::<UserFileKeyList>(body)
+            .ok()
+            .and_then(|l| l.items.into_iter().find(|k| k.user_id == user))
+            .map(|k| k.file_key),
+        (true, Some(user)) => serde_json::from_slice::<CompleteS3ShareUploadRequest>(body)
+            .ok()
+            .and_then(|c| c.user_file_key_list.into_iter().find(|k| k.user_id == user))
+            .map(|k| k.file_key),
+    };
+    parsed.expect("the completion carries a file key for every readable recipient")
+}
+
+/// Runs `input`'s workflow against the scripted server and checks every oracle.
+///
+/// # Panics
+/// When an oracle fails (that is the point).
+#[must_use]
+pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
+    let f = fixture();
+    let mut state = State::default();
+    match input.workflow {
+        Workflow::Distribute { .. } => {
+            state.missing = vec![
+                (api::FILE_A, api::USER_TWO_KEYS),
+                (api::FILE_A, api::USER_ONE_KEY),
+                (api::FILE_B, api::USER_TWO_KEYS),
+            ];
+        }
+        Workflow::Upload {
+            distribute: true, ..
+        } => {
+            state.missing = vec![
+                (api::NODE_ID, api::USER_TWO_KEYS),
+                (api::NODE_ID, api::USER_ONE_KEY),
+            ];
+        }
+        _ => {}
+    }
+    let transport = Blocking(Server {
+        input,
+        blobs,
+        inner: Mutex::new(Inner {
+            state,
+            next: 0,
+            seen: Vec::new(),
+            sleeps: Vec::new(),
+            scripted_bytes: 0,
+            echoable: Vec::new(),
+            bodies: Vec::new(),
+        }),
+    });
+    let retries = u32::from(input.retries % 4);
+    let policy = RetryPolicy::default()
+        .with_max_retries(retries)
+        .with_base_delay(BASE_DELAY)
+        .with_max_delay(MAX_DELAY)
+        .with_max_retry_after(MAX_RETRY_AFTER);
+    let s3_timeout = Duration::from_millis(100 * u64::from(input.s3_timeout % 40));
+    let events: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    let client = Client::new(&transport, api::BASE)
+        .expect("base URL")
+        .with_auth_token(api::AUTH_TOKEN)
+        .with_retry_policy(policy)
+        .with_s3_timeout(s3_timeout)
+        .with_event_handler(move |e| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(format!("{e:?}"));
+            }
+        });
+    let share_password = Password::new(api::SHARE_PASSWORD);
+    let mut extra_errors: Vec<String> = Vec::new();
+    let result: Result<(), Error> = match input.workflow {
+        Workflow::Distribute {
+            room,
+            file,
+            user,
+            use_key,
+            max_requests,
+        } => {
+            let max = 1 + u32::from(max_requests % 8);
+            let mut filter = MissingKeysFilter::new().max_requests(max);
+            if let Some(r) = room {
+                filter = filter.room(i64::from(r));
+            }
+            if let Some(x) = file {
+                filter = filter.file(file_id(x));
+            }
+            if let Some(x) = user {
+                filter = filter.user(user_id(x));
+            }
+            if let Some(k) = use_key_of(use_key) {
+                filter = filter.use_key(k);
+            }
+            block_on(client.distribute_missing_keys(&f.ring, &filter)).map(|report| {
+                assert!(report.list_requests <= max, "more list requests than max_requests");
+                assert!(report.complete || report.list_requests >= 1);
+                assert!(report.keys_set >= report.distributed, "served pairs without keys");
+            })
+        }
+        Workflow::Upload {
+            s3,
+            len,
+            chunk,
+            sized,
+            distribute,
+            also_for,
+            resolution,
+        } => {
+            let data = source(len);
+            let resolution = [
+                ResolutionStrategy::Autorename,
+                ResolutionStrategy::Overwrite,
+                ResolutionStrategy::Fail,
+            ][usize::from(resolution % 3)];
+            let mut opts = UploadOptions::new(9, "f.bin")
+                .chunk_size(1 + usize::from(chunk % 64))
+                .s3(s3)
+                .distribute(distribute)
+                .resolution(resolution);
+            if let Some(size) = declared(sized, len) {
+                opts = opts.size(size);
+            }
+            if also_for {
+                opts = opts.also_for(api::USER_ONE_KEY, f.pair.public_key().clone());
+            }
+            let r = block_on(client.upload(
+                std::io::Cursor::new(&data),
+                f.pair.public_key(),
+                &opts,
+                &mut |_| {},
+            ));
+            r.map(|up| {
+                assert!(
+                    declared(sized, len).is_none_or(|s| s == u64::from(len)),
+                    "an upload with a wrong declared size succeeded"
+                );
+                if let Some(e) = &up.distribution_error {
+                    extra_errors.push(format!("{e}"));
+                    extra_errors.push(format!("{e:?}"));
+                }
+                let inner = transport.0.inner.lock().expect("server state");
+                let key = completion_key(&inner.state, s3, None);
+                if let Some(p) = uploaded_plaintext(&inner.state, s3, &key) {
+                    assert_eq!(p, data, "the server stored another plaintext");
+                }
+            })
+        }
+        Workflow::ShareUpload {
+            s3,
+            len,
+            chunk,
+            sized,
+            password,
+        } => {
+            let data = source(len);
+            let mut opts = UploadShareOptions::new("f.bin")
+                .chunk_size(1 + usize::from(chunk % 64))
+                .s3(s3);
+            if let Some(size) = declared(sized, len) {
+                opts = opts.size(size);
+            }
+            if password {
+                opts.access_password = Some(api::ACCESS_PASSWORD.to_owned());
+            }
+            let r = block_on(client.upload_to_share(
+                api::ACCESS_KEY,
+                std::io::Cursor::new(&data),
+                &opts,
+                &mut |_| {},
+            ));
+            r.map(|_| {
+                assert!(
+                    declared(sized, len).is_none_or(|s| s == u64::from(len)),
+                    "a share upload with a wrong declared size succeeded"
+                );
+                let inner = transport.0.inner.lock().expect("server state");
+                // User 8's key is the fixture's RSA-2048 key in every template; a blob may
+                // list other users only.
+                let has_user_8 = inner.state.completion.as_deref().is_some_and(|b| {
+                    String::from_utf8_lossy(b).contains(&format!("\"userId\":{}", api::USER_ONE_KEY))
+                });
+                if has_user_8 {
+                    let key = completion_key(&inner.state, s3, Some(api::USER_ONE_KEY));
+                    if key.version().key_pair_version() == UserKeyPairVersion::Rsa2048 {
+                        if let Some(p) = uploaded_plaintext(&inner.state, s3, &key) {
+                            assert_eq!(p, data, "the server stored another plaintext");
+                        }
+                    }
+                }
+            })
+        }
+        Workflow::Download { to, chunk } => {
+            let opts = DownloadOptions::default().chunk_size(1 + u64::from(chunk % 64));
+            match to % 3 {
+                0 => block_on(client.download_to_vec(api::FILE_A, &f.ring, &opts)).map(|v| {
+                    assert_eq!(v, api::PLAINTEXT, "download_to_vec returned other bytes");
+                }),
+                1 => {
+                    let path = download_path();
+                    let r = block_on(client.download_to_path(
+                        api::FILE_A,
+                        &f.ring,
+                        &path,
+                        &opts,
+                        &mut |_| {},
+                    ));
+                    check_download_dir(r.is_ok());
+                    r.map(|n| assert_eq!(n, api::PLAINTEXT.len() as u64))
+                }
+                _ => {
+                    let mut out = Vec::new();
+                    block_on(client.download_to_writer(
+                        api::FILE_A,
+                        &f.ring,
+                        &mut out,
+                        &opts,
+                        &mut |_| {},
+                    ))
+                    .map(|n| {
+                        assert_eq!(n, api::PLAINTEXT.len() as u64);
+                        assert_eq!(out, api::PLAINTEXT, "download_to_writer wrote other bytes");
+                    })
+                }
+            }
+        }
+        Workflow::ShareDownload { to, chunk } => {
+            let opts = DownloadOptions::default().chunk_size(1 + u64::from(chunk % 64));
+            if to % 2 == 0 {
+                block_on(client.download_share_to_vec(api::ACCESS_KEY, &share_password, &opts))
+                    .map(|v| assert_eq!(v, api::PLAINTEXT, "share download returned other bytes"))
+            } else {
+                let path = download_path();
+                let r = block_on(client.download_share_to_path(
+                    api::ACCESS_KEY,
+                    &share_password,
+                    &path,
+                    &opts,
+                    &mut |_| {},
+                ));
+                check_download_dir(r.is_ok());
+                r.map(|n| assert_eq!(n, api::PLAINTEXT.len() as u64))
+            }
+        }
+        Workflow::OpenShare => {
+            block_on(client.open_download_share(api::ACCESS_KEY, &share_password)).map(|o| {
+                assert!(o.key == f.file_key, "a share opened to another file key");
+                assert_eq!(o.info.is_encrypted, Some(true));
+            })
+        }
+        Workflow::CreateShare => {
+            // A ring that cannot unwrap: generating the share's key pair and encrypting it
+            // with 1,300,000 PBKDF2 iterations would take seconds per input (see the README).
+            let empty = KeyRing::new(Vec::new());
+            let opts = DownloadShareOptions::default().key_pair_version(UserKeyPairVersion::Rsa2048);
+            let r = block_on(client.create_encrypted_download_share(
+                api::FILE_A,
+                &empty,
+                &share_password,
+                &opts,
+            ));
+            assert!(r.is_err(), "a share was created without an unwrapped file key");
+            r.map(|_| ())
+        }
+        Workflow::KeyRing { use_key, room } => block_on(client.key_ring(
+            &Password::new(api::KEY_PASSWORD),
+            use_key_of(use_key),
+            room.map(i64::from),
+        ))
+        .map(|ring| {
+            assert!(!ring.pairs().is_empty(), "an empty key ring");
+            for p in ring.pairs() {
+                assert!(p.public_key() == f.pair.public_key(), "a ring with a foreign key");
+            }
+        }),
+        Workflow::KeyPair { which } => {
+            let v = match which % 10 {
+                0 => block_on(client.user_key_pair(None)).map(|_| ()),
+                1 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa2048))).map(|_| ()),
+                2 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa4096))).map(|_| ()),
+                3 => block_on(client.user_key_pairs()).map(|_| ()),
+                4 => block_on(client.preferred_user_key_pair()).map(|_| ()),
+                5 => block_on(client.room_rescue_key_pair(1, None)).map(|_| ()),
+                6 => block_on(client.room_rescue_key_pairs(1)).map(|_| ()),
+                7 => block_on(client.system_rescue_key_pair(None)).map(|_| ()),
+                8 => block_on(client.system_rescue_key_pairs()).map(|_| ()),
+                _ => block_on(client.algorithms()).map(|_| ()),
+            };
+            v
+        }
+    };
+    drop(client);
+    let inner = transport
+        .0
+        .inner
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+
+    // No error or event names a secret the crate holds.
+    let mut texts = extra_errors;
+    if let Err(e) = &result {
+        texts.push(format!("{e}"));
+        texts.push(format!("{e:?}"));
+    }
+    texts.extend(events.lock().map(|v| v.clone()).unwrap_or_default());
+    for t in &texts {
+        for m in api::MARKERS {
+            assert!(
+                inner.echoable.contains(&m) || !t.contains(m),
+                "a secret or URL ({m}) in an error or event: {}",
+                redact(t)
+            );
+        }
+    }
+
+    // Sleeping: retries wait at most the policy's caps, polls at most 2 s.
+    let polls = poll_bound(s3_timeout);
+    let long_sleeps = inner.sleeps.iter().filter(|d| **d > MAX_RETRY_AFTER).count();
+    assert!(
+        inner.sleeps.iter().all(|d| *d <= MAX_POLL_DELAY),
+        "a sleep longer than every documented cap: {:?}",
+        inner.sleeps.iter().max()
+    );
+
+    // Termination within a bound derived from the documented caps.
+    let r1 = retries as usize + 1;
+    let script = input.answers.len();
+    let scripted = inner.scripted_bytes;
+    let chunks = |len: u8, chunk: u8| usize::from(len).div_ceil(1 + usize::from(chunk % 64)).max(1);
+    let steps = match input.workflow {
+        Workflow::Distribute { max_requests, .. } => {
+            let max = 1 + usize::from(max_requests % 8);
+            // A list request, then at most this many POSTs of 500 keys.
+            max * (2 + scripted / 5_000)
+        }
+        Workflow::Upload {
+            s3,
+            len,
+            chunk,
+            distribute,
+            ..
+        } => {
+            let parts = if s3 { 1 } else { chunks(len, chunk) };
+            let dist = if distribute { 4 * (script + 4) } else { 0 };
+            assert!(long_sleeps <= if s3 { polls } else { 0 }, "more polls than the timeout allows");
+            1 + 2 * parts + 1 + usize::from(s3) * (polls + 1) + 1 + dist
+        }
+        Workflow::ShareUpload { s3, len, chunk, .. } => {
+            let parts = if s3 { 1 } else { chunks(len, chunk) };
+            assert!(long_sleeps <= if s3 { polls } else { 0 }, "more polls than the timeout allows");
+            2 + 2 * parts + 1 + usize::from(s3) * (polls + 1) + 1
+        }
+        Workflow::Download { .. } | Workflow::ShareDownload { .. } => {
+            // Each answered chunk moves on by at least one byte; each position may get one
+            // new URL (two requests).
+            2 + 3 * (f.ciphertext.len() + 1 + scripted)
+        }
+        Workflow::OpenShare | Workflow::CreateShare => 1,
+        Workflow::KeyRing { .. } | Workflow::KeyPair { .. } => 2,
+    };
+    let bound = r1 * (steps + 2 * script + 8);
+    assert!(
+        inner.seen.len() <= bound,
+        "{} requests, more than the bound {bound} for {:?}",
+        inner.seen.len(),
+        input.workflow
+    );
+    Outcome {
+        ok: result.is_ok(),
+        error: result.err().map(|e| redact(&e.to_string())),
+        requests: inner.seen.len(),
+        bound,
+        bodies: inner.bodies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{seed_scripts, seed_workflows};
+
+    /// Every workflow succeeds against the honest server (except the two that cannot: creating
+    /// a share with an empty ring, and an RSA-4096 key pair the user does not have).
+    #[test]
+    fn honest_runs_succeed() {
+        for workflow in seed_workflows() {
+            let input = WorkflowInput {
+                workflow,
+                retries: 0,
+                s3_timeout: 10,
+                after: After::Honest,
+                answers: Vec::new(),
+            };
+            let out = run(&input, &[]);
+            let expect_ok = !matches!(
+                workflow,
+                Workflow::CreateShare | Workflow::KeyPair { which: 2 }
+            );
+            assert_eq!(out.ok, expect_ok, "{workflow:?}: {out:?}");
+        }
+    }
+
+    /// The seed scripts run (and satisfy every oracle) with every workflow, and the inputs
+    /// round-trip through the encoder.
+    #[test]
+    fn seed_scripts_run() {
+        for workflow in seed_workflows() {
+            for (retries, after, answers) in seed_scripts() {
+                let input = WorkflowInput {
+                    workflow,
+                    retries,
+                    s3_timeout: 10,
+                    after,
+                    answers,
+                };
+                let bytes = input.encode(&[]);
+                let (parsed, _) = WorkflowInput::parse(&bytes).expect("parses");
+                assert_eq!(parsed, input);
+                let _ = run(&input, &[]);
+            }
+        }
+    }
+
+    /// A `429` is retried (by every step) and the workflow still succeeds.
+    #[test]
+    fn retries_absorb_a_429() {
+        for workflow in seed_workflows() {
+            if matches!(workflow, Workflow::CreateShare | Workflow::KeyPair { which: 2 }) {
+                continue;
+            }
+            let input = WorkflowInput {
+                workflow,
+                retries: 1,
+                s3_timeout: 10,
+                after: After::Honest,
+                answers: vec![Answer::status(429)],
+            };
+            let out = run(&input, &[]);
+            assert!(out.ok, "{workflow:?}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn poll_bounds() {
+        assert_eq!(poll_bound(Duration::ZERO), 1);
+        assert_eq!(poll_bound(Duration::from_millis(100)), 2);
+        assert_eq!(poll_bound(Duration::from_secs(1)), 4);
+    }
+}

@@ -213,3 +213,132 @@ fn public_key_moduli_outside_1024_to_4096_are_refused_today() {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Transport findings (issue 5, second round: the `workflows` fuzz target).
+//
+// A fake server as a `BlockingTransport` whose `sleep` returns at once, as the fuzz target's
+// does. It counts the requests and gives up (with an error the workflow reports) after 5,000,
+// so that a test of the unfixed code fails instead of hanging.
+
+mod transport_fake {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use dracoon_crypto::TransportError;
+    use dracoon_crypto::transport::{BlockingTransport, Bytes, http};
+
+    pub const GIVE_UP: usize = 5_000;
+
+    pub struct Fake<F> {
+        pub answer: F,
+        pub requests: Mutex<usize>,
+        pub slept: Mutex<Duration>,
+    }
+
+    impl<F> Fake<F> {
+        pub fn new(answer: F) -> Self {
+            Fake {
+                answer,
+                requests: Mutex::new(0),
+                slept: Mutex::new(Duration::ZERO),
+            }
+        }
+
+        pub fn requests(&self) -> usize {
+            *self.requests.lock().unwrap()
+        }
+    }
+
+    impl<F> BlockingTransport for Fake<F>
+    where
+        F: Fn(&http::Request<Bytes>) -> (u16, Vec<(&'static str, String)>, String) + Sync,
+    {
+        fn send(
+            &self,
+            request: http::Request<Bytes>,
+        ) -> Result<http::Response<Bytes>, TransportError> {
+            let mut n = self.requests.lock().unwrap();
+            *n += 1;
+            if *n > GIVE_UP {
+                return Err(TransportError::new(
+                    dracoon_crypto::TransportErrorKind::Other,
+                    "the test server gave up",
+                ));
+            }
+            let (status, headers, body) = (self.answer)(&request);
+            let mut b = http::Response::builder().status(status);
+            for (k, v) in headers {
+                b = b.header(k, v);
+            }
+            Ok(b.body(Bytes::from(body)).unwrap())
+        }
+
+        fn sleep(&self, duration: Duration) {
+            *self.slept.lock().unwrap() += duration;
+        }
+    }
+}
+
+/// Finding 3 (`workflows`): S3 status polling measured its timeout on the wall clock only. With
+/// a transport whose `sleep` returns early (a test fake, an async runtime with paused time) a
+/// server that answers `transfer` forever was polled until the wall clock ran out: hundreds of
+/// thousands of requests for the default 10 minutes. Found by the `workflows` harness's
+/// termination oracle: an S3 upload whose status answers repeat `{"status":"transfer"}` with a
+/// 3.9 s timeout ran into its 20,000-request cap (`fuzz/src/harness.rs`, test
+/// `s3_transfer_forever_ends`). Fixed in `src/transport/upload.rs`: the back-off slept counts
+/// too.
+#[test]
+fn s3_polling_ends_with_a_transport_that_does_not_sleep() {
+    use dracoon_crypto::transport::{Blocking, Client, UploadOptions, block_on};
+    use std::time::Duration;
+
+    let fake = transport_fake::Fake::new(|req: &dracoon_crypto::transport::http::Request<dracoon_crypto::transport::Bytes>| {
+        let path = req.uri().path();
+        let method = req.method().as_str();
+        match (method, path) {
+            ("POST", "/api/v4/nodes/files/uploads") => (
+                201,
+                vec![],
+                r#"{"uploadId":"u1","uploadUrl":"https://h.example/api/v4/uploads/t"}"#.into(),
+            ),
+            ("POST", "/api/v4/nodes/files/uploads/u1/s3_urls") => (
+                201,
+                vec![],
+                r#"{"urls":[{"url":"https://s3.example/p?sig=x","partNumber":1}]}"#.into(),
+            ),
+            ("PUT", "/p") => (200, vec![("etag", "\"e1\"".into())], String::new()),
+            ("PUT", "/api/v4/nodes/files/uploads/u1/s3") => (202, vec![], String::new()),
+            ("GET", "/api/v4/nodes/files/uploads/u1") => {
+                (200, vec![], r#"{"status":"transfer"}"#.into())
+            }
+            _ => (204, vec![], String::new()),
+        }
+    });
+    let transport = Blocking(fake);
+    let client = Client::new(&transport, "https://dracoon.example")
+        .unwrap()
+        .with_auth_token("t")
+        .with_s3_timeout(Duration::from_secs(60));
+    let pair = dracoon_crypto::UserKeyPair::from_private(
+        UserPrivateKey::from_plain_container(&private(
+            UserKeyPairVersion::Rsa2048,
+            der::pem("RSA PRIVATE KEY", &key2048().0),
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let r = block_on(client.upload(
+        &b"data"[..],
+        pair.public_key(),
+        &UploadOptions::new(1, "f").s3(true),
+        &mut |_| {},
+    ));
+    let e = r.err().expect("the upload cannot finish");
+    assert!(e.to_string().contains("did not finish the S3 upload in time"), "{e}");
+    // 60 s of back-off (100 ms doubling, capped at 2 s) is 34 polls; 4 requests before them,
+    // one to delete the upload after.
+    let fake = &transport.0;
+    assert!(fake.requests() <= 4 + 34 + 1, "{} requests", fake.requests());
+    assert!(*fake.slept.lock().unwrap() <= Duration::from_secs(60));
+}

@@ -482,9 +482,12 @@ impl<T: Transport> Client<T> {
     }
 
     /// Polls an S3 upload's status until `done` (capped exponential back-off, overall
-    /// timeout [`Client::with_s3_timeout`]).
+    /// timeout [`Client::with_s3_timeout`]). The timeout counts the back-off slept as well as
+    /// the time elapsed, so it also ends with a transport whose `sleep` returns early (a test
+    /// fake, an async runtime with paused time).
     pub(crate) async fn poll_s3(&self, call: &Call) -> Result<S3FileUploadStatus> {
         let start = Instant::now();
+        let mut waited = Duration::ZERO;
         let mut delay = Duration::from_millis(100);
         loop {
             let status: S3FileUploadStatus = self.call_json(call).await?;
@@ -510,13 +513,14 @@ impl<T: Transport> Client<T> {
                 }
                 _ => {}
             }
-            if start.elapsed() + delay > self.s3_timeout {
+            if start.elapsed().max(waited) + delay > self.s3_timeout {
                 return Err(Error::Transport(crate::error::TransportError::new(
                     crate::error::TransportErrorKind::Timeout,
                     "the server did not finish the S3 upload in time",
                 )));
             }
             self.sleep(delay).await;
+            waited += delay;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     }

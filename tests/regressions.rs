@@ -342,3 +342,36 @@ fn s3_polling_ends_with_a_transport_that_does_not_sleep() {
     assert!(fake.requests() <= 4 + 34 + 1, "{} requests", fake.requests());
     assert!(*fake.slept.lock().unwrap() <= Duration::from_secs(60));
 }
+
+/// Finding 4 (`workflows`): the missing-key distribution walked on through a server that
+/// ignores `offset` and lists the same unservable page again and again: every answer moved
+/// the offset on, and only `max_requests` (100,000 by default, and not settable for the
+/// distribution that `upload(.., distribute)` runs) ended it. Found by the `workflows`
+/// harness's termination oracle: an upload with `distribute` whose list answers repeat one page
+/// ran into its 20,000-request cap (`fuzz/src/harness.rs`, test `same_page_forever_ends`).
+/// Fixed in `src/transport/distribute.rs`: the same page twice without progress ends the run
+/// (`complete: false`).
+#[test]
+fn distribution_stops_when_the_server_repeats_a_page() {
+    use dracoon_crypto::transport::{Blocking, Client, KeyRing, MissingKeysFilter, block_on};
+
+    // File 3 for user 2, without the file key: never servable.
+    let fake = transport_fake::Fake::new(|_req: &dracoon_crypto::transport::http::Request<dracoon_crypto::transport::Bytes>| {
+        (
+            200,
+            vec![],
+            r#"{"range":{"offset":0,"limit":100,"total":1},"items":[{"userId":2,"fileId":3}],"users":[],"files":[]}"#.into(),
+        )
+    });
+    let transport = Blocking(fake);
+    let client = Client::new(&transport, "https://dracoon.example")
+        .unwrap()
+        .with_auth_token("t");
+    let report = block_on(
+        client.distribute_missing_keys(&KeyRing::new(Vec::new()), &MissingKeysFilter::new()),
+    )
+    .unwrap();
+    assert!(!report.complete);
+    assert!(report.list_requests <= 3, "{} list requests", report.list_requests);
+    assert_eq!(report.skipped.len(), 1);
+}

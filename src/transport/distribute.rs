@@ -288,7 +288,8 @@ pub struct DistributionReport {
     pub skipped: Vec<Skipped>,
     /// List requests made.
     pub list_requests: u32,
-    /// `false` when the run stopped at [`MissingKeysFilter::max_requests`].
+    /// `false` when the run stopped at [`MissingKeysFilter::max_requests`], or because the
+    /// server answered with the same page again at another offset.
     pub complete: bool,
 }
 
@@ -426,6 +427,10 @@ impl<T: Transport> Client<T> {
         let mut malformed_seen: HashSet<String> = HashSet::new();
         let mut offset: i64 = 0;
         let mut progress_in_pass = false;
+        // The pages of this pass since the last progress: the same page twice means the
+        // server ignores the offset (nothing on it can change: its pairs are all unservable
+        // now), so the run stops instead of walking on to `max_requests`.
+        let mut stale_pages: HashSet<Vec<(i64, i64)>> = HashSet::new();
         loop {
             if report.list_requests >= max_requests {
                 report.complete = false;
@@ -454,6 +459,7 @@ impl<T: Transport> Client<T> {
                 // entries appeared before the offset while we were working.
                 offset = 0;
                 progress_in_pass = false;
+                stale_pages.clear();
                 continue;
             }
             let page_len = i64::try_from(page.pairs.len()).unwrap_or(PAGE);
@@ -591,6 +597,10 @@ impl<T: Transport> Client<T> {
             served.extend(ok_pairs);
             if progress {
                 progress_in_pass = true;
+                stale_pages.clear();
+            } else if !stale_pages.insert(page.pairs) {
+                report.complete = false;
+                return Ok(report);
             } else {
                 // Nothing on this page can be served: move past it.
                 offset = offset.saturating_add(page_len);

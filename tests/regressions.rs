@@ -375,3 +375,25 @@ fn distribution_stops_when_the_server_repeats_a_page() {
     assert!(report.list_requests <= 3, "{} list requests", report.list_requests);
     assert_eq!(report.skipped.len(), 1);
 }
+
+/// Finding 5 (`api_models`): numbers in the fields `Node` and `DownloadShare` keep as they
+/// were received (`other`) do not survive a round trip. serde_json parses an integer literal
+/// too long for `u64` into an `f64` that is not always the nearest one (without its
+/// `float_roundtrip` feature), writes it in its shortest form, and reads that back as the
+/// neighbouring `f64`: `1.01e+81` becomes `1.0100000000000001e+81`. Harmless for this crate
+/// (it reads none of those fields) but the models promise to keep them "as received". The fix
+/// is outside `src/transport/`: `serde_json = { version = "1", features = ["float_roundtrip"] }`
+/// in Cargo.toml (the fuzz crate enables it, so the campaign runs as with the fix).
+#[test]
+#[ignore = "needs serde_json's float_roundtrip feature in Cargo.toml (finding 5)"]
+fn node_and_share_keep_long_numbers_exactly() {
+    use dracoon_crypto::transport::models::{DownloadShare, Node};
+    let input = include_bytes!("regressions/api_models/node_float_not_round_tripped.json");
+    let node: Node = serde_json::from_slice(input).unwrap();
+    let again: Node = serde_json::from_slice(&serde_json::to_vec(&node).unwrap()).unwrap();
+    assert_eq!(again, node);
+    let share: DownloadShare = serde_json::from_slice(input).unwrap();
+    let again: DownloadShare =
+        serde_json::from_slice(&serde_json::to_vec(&share).unwrap()).unwrap();
+    assert!(again == share);
+}

@@ -397,3 +397,51 @@ fn node_and_share_keep_long_numbers_exactly() {
         serde_json::from_slice(&serde_json::to_vec(&share).unwrap()).unwrap();
     assert!(again == share);
 }
+
+/// Finding 6 (review of the range check behind the `workflows` harness's `Content-Range`
+/// edits, confirmed with a harness input: `fuzz/src/harness.rs`, probes): a ranged download answer
+/// `206` with `Content-Range: bytes 0-18446744073709551615/*` made the length check
+/// `last - start + 1` overflow: a panic in builds with overflow checks (debug, tests), a wrapped
+/// value otherwise. Fixed in `src/transport/download.rs` with a checked add.
+#[test]
+fn download_range_ending_at_u64_max_is_an_invalid_response() {
+    use dracoon_crypto::transport::{Blocking, Client, block_on};
+
+    let file_key = dracoon_crypto::PlainFileKey::from_json(
+        r#"{"key":"QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=","iv":"JCQkJCQkJCQkJCQk","tag":"AAAAAAAAAAAAAAAAAAAAAA==","version":"A"}"#,
+    )
+    .unwrap();
+    let pair = dracoon_crypto::UserKeyPair::from_private(
+        UserPrivateKey::from_plain_container(&private(
+            UserKeyPairVersion::Rsa2048,
+            der::pem("RSA PRIVATE KEY", &key2048().0),
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let wrapped = pair.public_key().wrap_file_key(&file_key).unwrap().to_json();
+    let fake = transport_fake::Fake::new(move |req: &dracoon_crypto::transport::http::Request<dracoon_crypto::transport::Bytes>| {
+        match req.uri().path() {
+            "/api/v4/nodes/files/1/user_file_key" => (200, vec![], wrapped.clone()),
+            "/api/v4/nodes/files/1/downloads" => (
+                200,
+                vec![],
+                r#"{"downloadUrl":"https://dl.example/api/v4/downloads/t"}"#.into(),
+            ),
+            _ => (
+                206,
+                vec![("content-range", "bytes 0-18446744073709551615/*".into())],
+                String::new(),
+            ),
+        }
+    });
+    let transport = Blocking(fake);
+    let client = Client::new(&transport, "https://dracoon.example")
+        .unwrap()
+        .with_auth_token("t");
+    let keys = dracoon_crypto::transport::KeyRing::new(vec![pair]);
+    let e = block_on(client.download_to_vec(1, &keys, &Default::default()))
+        .err()
+        .expect("no plaintext");
+    assert!(e.to_string().contains("range does not match request"), "{e}");
+}

@@ -228,7 +228,10 @@ impl<T: Transport> Client<T> {
                         .and_then(parse_content_range)
                         .ok_or_else(|| invalid("download chunk", "bad Content-Range"))?;
                     let (start, last, t) = cr;
-                    if start != offset || (last - start + 1) != body.len() as u64 || last > end {
+                    // `last >= start` (parse_content_range); `+ 1` overflows for a range that
+                    // ends at u64::MAX.
+                    let len = (last - start).checked_add(1);
+                    if start != offset || len != Some(body.len() as u64) || last > end {
                         return Err(invalid("download chunk", "range does not match request"));
                     }
                     if let Some(t) = t {

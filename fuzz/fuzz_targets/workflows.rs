@@ -17,7 +17,7 @@
 //! * no error (`Display` and `Debug`) and no event contains a secret marker (token, upload,
 //!   download and presigned URLs, access key, passwords) unless the server itself put that
 //!   text where the crate quotes server text;
-//! * `Authorization` only on the authenticated API, always there; no password ever sent;
+//! * `Authorization` (with the right token) only on the authenticated API; no password ever sent;
 //! * no sleep longer than the policy's caps or the 2 s polling cap.
 
 #![no_main]

@@ -230,6 +230,8 @@ mod transport_fake {
 
     pub const GIVE_UP: usize = 5_000;
 
+    pub type Req = http::Request<Bytes>;
+
     pub struct Fake<F> {
         pub answer: F,
         pub requests: Mutex<usize>,
@@ -293,7 +295,7 @@ fn s3_polling_ends_with_a_transport_that_does_not_sleep() {
     use dracoon_crypto::transport::{Blocking, Client, UploadOptions, block_on};
     use std::time::Duration;
 
-    let fake = transport_fake::Fake::new(|req: &dracoon_crypto::transport::http::Request<dracoon_crypto::transport::Bytes>| {
+    let fake = transport_fake::Fake::new(|req: &transport_fake::Req| {
         let path = req.uri().path();
         let method = req.method().as_str();
         match (method, path) {
@@ -335,11 +337,19 @@ fn s3_polling_ends_with_a_transport_that_does_not_sleep() {
         &mut |_| {},
     ));
     let e = r.err().expect("the upload cannot finish");
-    assert!(e.to_string().contains("did not finish the S3 upload in time"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("did not finish the S3 upload in time"),
+        "{e}"
+    );
     // 60 s of back-off (100 ms doubling, capped at 2 s) is 34 polls; 4 requests before them,
     // one to delete the upload after.
     let fake = &transport.0;
-    assert!(fake.requests() <= 4 + 34 + 1, "{} requests", fake.requests());
+    assert!(
+        fake.requests() <= 4 + 34 + 1,
+        "{} requests",
+        fake.requests()
+    );
     assert!(*fake.slept.lock().unwrap() <= Duration::from_secs(60));
 }
 
@@ -356,7 +366,7 @@ fn distribution_stops_when_the_server_repeats_a_page() {
     use dracoon_crypto::transport::{Blocking, Client, KeyRing, MissingKeysFilter, block_on};
 
     // File 3 for user 2, without the file key: never servable.
-    let fake = transport_fake::Fake::new(|_req: &dracoon_crypto::transport::http::Request<dracoon_crypto::transport::Bytes>| {
+    let fake = transport_fake::Fake::new(|_req: &transport_fake::Req| {
         (
             200,
             vec![],
@@ -372,7 +382,11 @@ fn distribution_stops_when_the_server_repeats_a_page() {
     )
     .unwrap();
     assert!(!report.complete);
-    assert!(report.list_requests <= 3, "{} list requests", report.list_requests);
+    assert!(
+        report.list_requests <= 3,
+        "{} list requests",
+        report.list_requests
+    );
     assert_eq!(report.skipped.len(), 1);
 }
 
@@ -419,21 +433,23 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         .unwrap(),
     )
     .unwrap();
-    let wrapped = pair.public_key().wrap_file_key(&file_key).unwrap().to_json();
-    let fake = transport_fake::Fake::new(move |req: &dracoon_crypto::transport::http::Request<dracoon_crypto::transport::Bytes>| {
-        match req.uri().path() {
-            "/api/v4/nodes/files/1/user_file_key" => (200, vec![], wrapped.clone()),
-            "/api/v4/nodes/files/1/downloads" => (
-                200,
-                vec![],
-                r#"{"downloadUrl":"https://dl.example/api/v4/downloads/t"}"#.into(),
-            ),
-            _ => (
-                206,
-                vec![("content-range", "bytes 0-18446744073709551615/*".into())],
-                String::new(),
-            ),
-        }
+    let wrapped = pair
+        .public_key()
+        .wrap_file_key(&file_key)
+        .unwrap()
+        .to_json();
+    let fake = transport_fake::Fake::new(move |req: &transport_fake::Req| match req.uri().path() {
+        "/api/v4/nodes/files/1/user_file_key" => (200, vec![], wrapped.clone()),
+        "/api/v4/nodes/files/1/downloads" => (
+            200,
+            vec![],
+            r#"{"downloadUrl":"https://dl.example/api/v4/downloads/t"}"#.into(),
+        ),
+        _ => (
+            206,
+            vec![("content-range", "bytes 0-18446744073709551615/*".into())],
+            String::new(),
+        ),
     });
     let transport = Blocking(fake);
     let client = Client::new(&transport, "https://dracoon.example")
@@ -443,5 +459,8 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
     let e = block_on(client.download_to_vec(1, &keys, &Default::default()))
         .err()
         .expect("no plaintext");
-    assert!(e.to_string().contains("range does not match request"), "{e}");
+    assert!(
+        e.to_string().contains("range does not match request"),
+        "{e}"
+    );
 }

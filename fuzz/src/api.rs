@@ -54,7 +54,9 @@ pub const NODE_ID: i64 = 555;
 /// A presigned S3 URL for `part`.
 #[must_use]
 pub fn presigned_url(part: i64) -> String {
-    format!("https://s3.zq7host.example/bucket/obj?partNumber={part}&X-Amz-Signature=S3SIG-SECRET-77aa")
+    format!(
+        "https://s3.zq7host.example/bucket/obj?partNumber={part}&X-Amz-Signature=S3SIG-SECRET-77aa"
+    )
 }
 
 /// The plaintext of the file the download fixtures serve (77 bytes: not block-aligned).
@@ -104,9 +106,10 @@ pub fn fixture() -> &'static Fixture {
             .private_key()
             .hazmat_to_container_with_iterations(&Password::new(SHARE_PASSWORD), 1)
             .expect("share container");
-        let other_public =
-            PublicKeyContainer::from_json(include_str!("../../vectors/keys/kp_rsa4096/public_key.json"))
-                .expect("vectors' RSA-4096 public key");
+        let other_public = PublicKeyContainer::from_json(include_str!(
+            "../../vectors/keys/kp_rsa4096/public_key.json"
+        ))
+        .expect("vectors' RSA-4096 public key");
         let file_key = crate::plain_file_key(&[0x42; 32], &[0x24; 12], &[0; 16]);
         let mut enc = FileEncryptor::hazmat_with_file_key(&file_key);
         let mut ciphertext = PLAINTEXT.to_vec();
@@ -210,7 +213,11 @@ impl Template {
     #[must_use]
     pub fn value(self) -> Value {
         let f = fixture();
-        let own = f.pair.public_key().to_container().expect("public container");
+        let own = f
+            .pair
+            .public_key()
+            .to_container()
+            .expect("public container");
         let node = json!({"id": NODE_ID, "name": "f.bin", "type": "file", "parentId": 9,
             "size": PLAINTEXT.len(), "isEncrypted": true, "hash": "h"});
         match self {
@@ -228,7 +235,9 @@ impl Template {
             Template::UploadChannel => {
                 json!({"uploadId": UPLOAD_ID, "uploadUrl": UPLOAD_URL, "token": UPLOAD_TOKEN})
             }
-            Template::PresignedUrls => json!({"urls": [{"url": presigned_url(1), "partNumber": 1}]}),
+            Template::PresignedUrls => {
+                json!({"urls": [{"url": presigned_url(1), "partNumber": 1}]})
+            }
             Template::S3Done => json!({"status": "done", "node": node}),
             Template::S3Transfer => json!({"status": "transfer"}),
             Template::S3Error => json!({"status": "error", "errorDetails":
@@ -304,7 +313,12 @@ pub fn missing_keys(pairs: &[(i64, i64)]) -> Value {
     static OWN: OnceLock<Value> = OnceLock::new();
     let f = fixture();
     let own = OWN.get_or_init(|| {
-        to_value(&f.pair.public_key().to_container().expect("public container"))
+        to_value(
+            &f.pair
+                .public_key()
+                .to_container()
+                .expect("public container"),
+        )
     });
     let mut users = Vec::new();
     let mut files = Vec::new();

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use dracoon_crypto::transport::models::{
     CompleteS3FileUploadRequest, CompleteS3ShareUploadRequest, CompleteUploadRequest,
-    GeneratePresignedUrlsRequest, ResolutionStrategy, UserFileKeyList,
-    UserFileKeySetBatchRequest,
+    GeneratePresignedUrlsRequest, ResolutionStrategy, UserFileKeyList, UserFileKeySetBatchRequest,
 };
 use dracoon_crypto::transport::{
     Blocking, BlockingTransport, Bytes, Client, DownloadOptions, DownloadShareOptions, KeyRing,
@@ -127,11 +126,11 @@ fn transport_error(kind: u8) -> TransportError {
 }
 
 impl BlockingTransport for Server<'_> {
-    fn send(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, TransportError> {
-        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.check_request(&request);
         assert!(
             inner.seen.len() <= HARD_CAP,
@@ -140,15 +139,20 @@ impl BlockingTransport for Server<'_> {
         );
         let index = inner.next;
         inner.next += 1;
-        let scripted = self.input.answers.get(index).cloned().or_else(|| match self.input.after {
-            After::Honest => None,
-            After::Repeat => self.input.answers.last().cloned(),
-            After::Status(s) => Some(Answer {
-                status: Some(s),
-                ..Answer::body(Body::Template(template_index(Template::Error)))
-            }),
-            After::Fail(k) => Some(Answer::body(Body::TransportError(k))),
-        });
+        let scripted = self
+            .input
+            .answers
+            .get(index)
+            .cloned()
+            .or_else(|| match self.input.after {
+                After::Honest => None,
+                After::Repeat => self.input.answers.last().cloned(),
+                After::Status(s) => Some(Answer {
+                    status: Some(s),
+                    ..Answer::body(Body::Template(template_index(Template::Error)))
+                }),
+                After::Fail(k) => Some(Answer::body(Body::TransportError(k))),
+            });
         let before = inner.state.clone();
         let honest = inner.state.honest(&request);
         let Some(answer) = scripted else {
@@ -179,11 +183,11 @@ impl BlockingTransport for Server<'_> {
         if let Some(status) = answer.status {
             reply.status = 100 + status % 500;
         }
-        if let Some(edit) = &answer.edit {
-            if let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body) {
-                apply_edit(&mut v, &edit.path, edit.op);
-                reply.body = serde_json::to_vec(&v).unwrap_or_default();
-            }
+        if let Some(edit) = &answer.edit
+            && let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body)
+        {
+            apply_edit(&mut v, &edit.path, edit.op);
+            reply.body = serde_json::to_vec(&v).unwrap_or_default();
         }
         if let Some(n) = answer.retry_after {
             let v = match n % 4 {
@@ -208,7 +212,10 @@ impl BlockingTransport for Server<'_> {
     }
 
     fn sleep(&self, duration: Duration) {
-        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.sleeps.push(duration);
     }
 }
@@ -242,10 +249,11 @@ impl Inner {
         // Passwords that never leave the client.
         for secret in [api::KEY_PASSWORD, api::SHARE_PASSWORD] {
             let body = request.body();
-            let in_headers = request
-                .headers()
-                .values()
-                .any(|v| v.as_bytes().windows(secret.len()).any(|w| w == secret.as_bytes()));
+            let in_headers = request.headers().values().any(|v| {
+                v.as_bytes()
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_bytes())
+            });
             assert!(
                 !uri.contains(secret)
                     && !in_headers
@@ -335,7 +343,11 @@ fn apply_edit(v: &mut Value, path: &[u8], op: EditOp) {
     let at_end = rest.first().is_none_or(|&s| s == 255);
     match v {
         Value::Object(o) if !o.is_empty() => {
-            let key = o.keys().nth(usize::from(step) % o.len()).cloned().unwrap_or_default();
+            let key = o
+                .keys()
+                .nth(usize::from(step) % o.len())
+                .cloned()
+                .unwrap_or_default();
             if at_end && op == EditOp::Remove {
                 o.remove(&key);
             } else if let Some(x) = o.get_mut(&key) {
@@ -403,7 +415,10 @@ fn edit_range(headers: &mut Vec<(http::HeaderName, String)>, edit: RangeEdit) {
         .find(|(h, _)| h == http::header::CONTENT_RANGE)
         .map(|(_, v)| v.clone());
     headers.retain(|(h, _)| h != http::header::CONTENT_RANGE);
-    let parsed = current.as_deref().and_then(parse_range).unwrap_or((0, 0, Some(1)));
+    let parsed = current
+        .as_deref()
+        .and_then(parse_range)
+        .unwrap_or((0, 0, Some(1)));
     let value = match edit {
         RangeEdit::Remove => return,
         RangeEdit::Shift(s, e, t) => {
@@ -411,7 +426,11 @@ fn edit_range(headers: &mut Vec<(http::HeaderName, String)>, edit: RangeEdit) {
             let total = parsed
                 .2
                 .map_or_else(|| "*".to_owned(), |x| shift(x, t).to_string());
-            format!("bytes {}-{}/{total}", shift(parsed.0, s), shift(parsed.1, e))
+            format!(
+                "bytes {}-{}/{total}",
+                shift(parsed.0, s),
+                shift(parsed.1, e)
+            )
         }
         RangeEdit::NoTotal => format!("bytes {}-{}/*", parsed.0, parsed.1),
         RangeEdit::Odd(n) => ODD_RANGES[usize::from(n) % ODD_RANGES.len()].to_owned(),
@@ -472,7 +491,9 @@ impl State {
             ("GET", ["nodes", "missingFileKeys"]) => {
                 let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
                 let offset = usize::try_from(num("offset").unwrap_or(0)).unwrap_or(0);
-                let limit = usize::try_from(num("limit").unwrap_or(100)).unwrap_or(100).min(100);
+                let limit = usize::try_from(num("limit").unwrap_or(100))
+                    .unwrap_or(100)
+                    .min(100);
                 let pairs: Vec<(i64, i64)> = self
                     .missing
                     .iter()
@@ -501,7 +522,9 @@ impl State {
                     Err(_) => Reply::template(400, Template::Error),
                 }
             }
-            ("POST", ["nodes", "files", "uploads"]) => Reply::template(201, Template::UploadChannel),
+            ("POST", ["nodes", "files", "uploads"]) => {
+                Reply::template(201, Template::UploadChannel)
+            }
             ("GET", ["nodes", "files", "uploads", _]) => Reply::template(200, Template::S3Done),
             ("DELETE", ["nodes", "files", "uploads", _]) => Reply::empty(204),
             ("PUT", ["nodes", "files", "uploads", _, "s3"])
@@ -520,7 +543,11 @@ impl State {
                                     "partNumber": n})
                             })
                             .collect();
-                        Reply::json(201, serde_json::to_vec(&serde_json::json!({"urls": urls})).unwrap_or_default())
+                        Reply::json(
+                            201,
+                            serde_json::to_vec(&serde_json::json!({"urls": urls}))
+                                .unwrap_or_default(),
+                        )
                     }
                     Err(_) => Reply::template(400, Template::Error),
                 }
@@ -733,7 +760,11 @@ fn check_download_dir(ok: bool) {
     if ok {
         assert_eq!(names, ["out.bin"], "download_to_path left other files");
         let got = std::fs::read(dir.join("out.bin")).unwrap_or_default();
-        assert_eq!(got, api::PLAINTEXT, "download_to_path reported success with other bytes");
+        assert_eq!(
+            got,
+            api::PLAINTEXT,
+            "download_to_path reported success with other bytes"
+        );
     } else {
         assert!(names.is_empty(), "a failed download_to_path left {names:?}");
     }
@@ -755,11 +786,11 @@ fn uploaded_plaintext(state: &State, s3: bool, key: &EncryptedFileKey) -> Option
             state.completion.as_deref()?,
         ) {
             Ok(c) => c.parts,
-            Err(_) => serde_json::from_slice::<CompleteS3ShareUploadRequest>(
-                state.completion.as_deref()?,
-            )
-            .ok()?
-            .parts,
+            Err(_) => {
+                serde_json::from_slice::<CompleteS3ShareUploadRequest>(state.completion.as_deref()?)
+                    .ok()?
+                    .parts
+            }
         };
         let mut out = Vec::new();
         for (i, p) in parts.iter().enumerate() {
@@ -774,7 +805,11 @@ fn uploaded_plaintext(state: &State, s3: bool, key: &EncryptedFileKey) -> Option
     } else {
         let mut out = Vec::new();
         for (&start, chunk) in &state.chunks {
-            assert_eq!(start, out.len() as u64, "chunks stored with a gap or overlap");
+            assert_eq!(
+                start,
+                out.len() as u64,
+                "chunks stored with a gap or overlap"
+            );
             out.extend_from_slice(chunk);
         }
         out
@@ -895,9 +930,15 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
                 filter = filter.use_key(k);
             }
             block_on(client.distribute_missing_keys(&f.ring, &filter)).map(|report| {
-                assert!(report.list_requests <= max, "more list requests than max_requests");
+                assert!(
+                    report.list_requests <= max,
+                    "more list requests than max_requests"
+                );
                 assert!(report.complete || report.list_requests >= 1);
-                assert!(report.keys_set >= report.distributed, "served pairs without keys");
+                assert!(
+                    report.keys_set >= report.distributed,
+                    "served pairs without keys"
+                );
             })
         }
         Workflow::Upload {
@@ -943,10 +984,10 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
                 }
                 let inner = transport.0.inner.lock().expect("server state");
                 let key = completion_key(&inner.state, s3, None);
-                if verify_content(len, chunk) {
-                    if let Some(p) = uploaded_plaintext(&inner.state, s3, &key) {
-                        assert_eq!(p, data, "the server stored another plaintext");
-                    }
+                if verify_content(len, chunk)
+                    && let Some(p) = uploaded_plaintext(&inner.state, s3, &key)
+                {
+                    assert_eq!(p, data, "the server stored another plaintext");
                 }
             })
         }
@@ -982,14 +1023,15 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
                 // User 8's key is the fixture's RSA-2048 key in every template; a blob may
                 // list other users only.
                 let has_user_8 = inner.state.completion.as_deref().is_some_and(|b| {
-                    String::from_utf8_lossy(b).contains(&format!("\"userId\":{}", api::USER_ONE_KEY))
+                    String::from_utf8_lossy(b)
+                        .contains(&format!("\"userId\":{}", api::USER_ONE_KEY))
                 });
                 if has_user_8 && verify_content(len, chunk) {
                     let key = completion_key(&inner.state, s3, Some(api::USER_ONE_KEY));
-                    if key.version().key_pair_version() == UserKeyPairVersion::Rsa2048 {
-                        if let Some(p) = uploaded_plaintext(&inner.state, s3, &key) {
-                            assert_eq!(p, data, "the server stored another plaintext");
-                        }
+                    if key.version().key_pair_version() == UserKeyPairVersion::Rsa2048
+                        && let Some(p) = uploaded_plaintext(&inner.state, s3, &key)
+                    {
+                        assert_eq!(p, data, "the server stored another plaintext");
                     }
                 }
             })
@@ -1056,14 +1098,18 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             // A ring that cannot unwrap: generating the share's key pair and encrypting it
             // with 1,300,000 PBKDF2 iterations would take seconds per input (see the README).
             let empty = KeyRing::new(Vec::new());
-            let opts = DownloadShareOptions::default().key_pair_version(UserKeyPairVersion::Rsa2048);
+            let opts =
+                DownloadShareOptions::default().key_pair_version(UserKeyPairVersion::Rsa2048);
             let r = block_on(client.create_encrypted_download_share(
                 api::FILE_A,
                 &empty,
                 &share_password,
                 &opts,
             ));
-            assert!(r.is_err(), "a share was created without an unwrapped file key");
+            assert!(
+                r.is_err(),
+                "a share was created without an unwrapped file key"
+            );
             r.map(|_| ())
         }
         Workflow::KeyRing { use_key, room } => block_on(client.key_ring(
@@ -1074,24 +1120,24 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
         .map(|ring| {
             assert!(!ring.pairs().is_empty(), "an empty key ring");
             for p in ring.pairs() {
-                assert!(p.public_key() == f.pair.public_key(), "a ring with a foreign key");
+                assert!(
+                    p.public_key() == f.pair.public_key(),
+                    "a ring with a foreign key"
+                );
             }
         }),
-        Workflow::KeyPair { which } => {
-            let v = match which % 10 {
-                0 => block_on(client.user_key_pair(None)).map(|_| ()),
-                1 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa2048))).map(|_| ()),
-                2 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa4096))).map(|_| ()),
-                3 => block_on(client.user_key_pairs()).map(|_| ()),
-                4 => block_on(client.preferred_user_key_pair()).map(|_| ()),
-                5 => block_on(client.room_rescue_key_pair(1, None)).map(|_| ()),
-                6 => block_on(client.room_rescue_key_pairs(1)).map(|_| ()),
-                7 => block_on(client.system_rescue_key_pair(None)).map(|_| ()),
-                8 => block_on(client.system_rescue_key_pairs()).map(|_| ()),
-                _ => block_on(client.algorithms()).map(|_| ()),
-            };
-            v
-        }
+        Workflow::KeyPair { which } => match which % 10 {
+            0 => block_on(client.user_key_pair(None)).map(|_| ()),
+            1 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa2048))).map(|_| ()),
+            2 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa4096))).map(|_| ()),
+            3 => block_on(client.user_key_pairs()).map(|_| ()),
+            4 => block_on(client.preferred_user_key_pair()).map(|_| ()),
+            5 => block_on(client.room_rescue_key_pair(1, None)).map(|_| ()),
+            6 => block_on(client.room_rescue_key_pairs(1)).map(|_| ()),
+            7 => block_on(client.system_rescue_key_pair(None)).map(|_| ()),
+            8 => block_on(client.system_rescue_key_pairs()).map(|_| ()),
+            _ => block_on(client.algorithms()).map(|_| ()),
+        },
     };
     drop(client);
     let inner = transport
@@ -1119,7 +1165,11 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
 
     // Sleeping: retries wait at most the policy's caps, polls at most 2 s.
     let polls = poll_bound(s3_timeout);
-    let long_sleeps = inner.sleeps.iter().filter(|d| **d > MAX_RETRY_AFTER).count();
+    let long_sleeps = inner
+        .sleeps
+        .iter()
+        .filter(|d| **d > MAX_RETRY_AFTER)
+        .count();
     assert!(
         inner.sleeps.iter().all(|d| *d <= MAX_POLL_DELAY),
         "a sleep longer than every documented cap: {:?}",
@@ -1130,7 +1180,11 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
     let r1 = retries as usize + 1;
     let script = input.answers.len();
     let scripted = inner.scripted_bytes;
-    let chunks = |len: u8, chunk: u8| usize::from(len).div_ceil(1 + usize::from(chunk % 64)).max(1);
+    let chunks = |len: u8, chunk: u8| {
+        usize::from(len)
+            .div_ceil(1 + usize::from(chunk % 64))
+            .max(1)
+    };
     let steps = match input.workflow {
         Workflow::Distribute { max_requests, .. } => {
             let max = 1 + usize::from(max_requests % 8);
@@ -1146,12 +1200,18 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
         } => {
             let parts = if s3 { 1 } else { chunks(len, chunk) };
             let dist = if distribute { 4 * (script + 4) } else { 0 };
-            assert!(long_sleeps <= if s3 { polls } else { 0 }, "more polls than the timeout allows");
+            assert!(
+                long_sleeps <= if s3 { polls } else { 0 },
+                "more polls than the timeout allows"
+            );
             1 + 2 * parts + 1 + usize::from(s3) * (polls + 1) + 1 + dist
         }
         Workflow::ShareUpload { s3, len, chunk, .. } => {
             let parts = if s3 { 1 } else { chunks(len, chunk) };
-            assert!(long_sleeps <= if s3 { polls } else { 0 }, "more polls than the timeout allows");
+            assert!(
+                long_sleeps <= if s3 { polls } else { 0 },
+                "more polls than the timeout allows"
+            );
             2 + 2 * parts + 1 + usize::from(s3) * (polls + 1) + 1
         }
         Workflow::Download { .. } | Workflow::ShareDownload { .. } => {
@@ -1229,7 +1289,10 @@ mod tests {
     #[test]
     fn retries_absorb_a_429() {
         for workflow in seed_workflows() {
-            if matches!(workflow, Workflow::CreateShare | Workflow::KeyPair { which: 2 }) {
+            if matches!(
+                workflow,
+                Workflow::CreateShare | Workflow::KeyPair { which: 2 }
+            ) {
                 continue;
             }
             let input = WorkflowInput {
@@ -1313,7 +1376,10 @@ mod hangs {
         let out = repeat_after(upload, 4, Template::S3Transfer);
         assert!(!out.ok);
         // 4 steps, the polls that fit into 3.9 s of back-off, the cancel.
-        assert!(out.requests <= 4 + poll_bound(Duration::from_millis(3900)) + 1, "{out:?}");
+        assert!(
+            out.requests <= 4 + poll_bound(Duration::from_millis(3900)) + 1,
+            "{out:?}"
+        );
     }
 
     #[test]

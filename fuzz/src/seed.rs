@@ -96,7 +96,9 @@ impl Corpus {
         let parsed = crate::script::WorkflowInput::parse(&bytes);
         let blob_refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
         assert!(
-            parsed.as_ref().is_some_and(|(i, b)| i == input && (blobs.is_empty() || *b == blob_refs)),
+            parsed
+                .as_ref()
+                .is_some_and(|(i, b)| i == input && (blobs.is_empty() || *b == blob_refs)),
             "workflows input encoding does not round-trip"
         );
         self.add("workflows", &bytes);
@@ -229,9 +231,7 @@ fn seed_transport(corpus: &mut Corpus) {
                 let outcome = crate::harness::run(&honest, &[]);
                 let n = outcome.bodies.len().min(64);
                 let input = WorkflowInput {
-                    answers: (0..n)
-                        .map(|i| Answer::body(Body::Blob(i as u8)))
-                        .collect(),
+                    answers: (0..n).map(|i| Answer::body(Body::Blob(i as u8))).collect(),
                     ..honest
                 };
                 corpus.workflow(&input, &outcome.bodies[..n]);

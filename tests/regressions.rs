@@ -336,7 +336,7 @@ fn s3_polling_ends_with_a_transport_that_does_not_sleep() {
         &UploadOptions::new(1, "f").s3(true),
         &mut |_| {},
     ));
-    let e = r.err().expect("the upload cannot finish");
+    let e = r.expect_err("the upload cannot finish");
     assert!(
         e.to_string()
             .contains("did not finish the S3 upload in time"),
@@ -456,9 +456,8 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         .unwrap()
         .with_auth_token("t");
     let keys = dracoon_crypto::transport::KeyRing::new(vec![pair]);
-    let e = block_on(client.download_to_vec(1, &keys, &Default::default()))
-        .err()
-        .expect("no plaintext");
+    let e =
+        block_on(client.download_to_vec(1, &keys, &Default::default())).expect_err("no plaintext");
     assert!(
         e.to_string().contains("range does not match request"),
         "{e}"

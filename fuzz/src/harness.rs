@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dracoon_crypto::transport::models::{
@@ -101,6 +101,12 @@ struct Inner {
     sleeps: Vec<Duration>,
     /// Bytes of scripted (not honest) bodies delivered.
     scripted_bytes: usize,
+    /// `GET /nodes/missingFileKeys` requests.
+    lists: usize,
+    /// Hashes of the distinct `POST /nodes/files/keys` bodies (a retry resends the same bytes;
+    /// each new batch has fresh OAEP randomness), and the keys in them.
+    key_batches: std::collections::HashSet<u64>,
+    keys_posted: usize,
     /// Markers that the server itself put where the crate may quote it (error messages, odd
     /// values that serde quotes in a reason): an error or event that contains such a marker is
     /// the server's text, not a leak.
@@ -260,6 +266,23 @@ impl Inner {
                     && !body.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "a password left the client"
             );
+        }
+        let path = request.uri().path();
+        if path.ends_with("/api/v4/nodes/missingFileKeys") {
+            self.lists += 1;
+        }
+        if request.method() == http::Method::POST && path.ends_with("/api/v4/nodes/files/keys") {
+            let batch = serde_json::from_slice::<UserFileKeySetBatchRequest>(request.body())
+                .expect("the crate sends a valid key batch");
+            assert!(
+                batch.items.len() <= 500,
+                "a key batch of more than 500 keys"
+            );
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(request.body().as_ref(), &mut h);
+            if self.key_batches.insert(std::hash::Hasher::finish(&h)) {
+                self.keys_posted += batch.items.len();
+            }
         }
         self.seen.push(Seen {
             method: request.method().to_string(),
@@ -729,16 +752,18 @@ fn declared(sized: u8, len: u8) -> Option<u64> {
     }
 }
 
-/// A folder for `download_to_path`, one per process.
-fn download_dir() -> &'static tempfile::TempDir {
-    static D: OnceLock<tempfile::TempDir> = OnceLock::new();
-    D.get_or_init(|| tempfile::tempdir().expect("temporary folder"))
+/// A folder for `download_to_path`, one per thread (the library's tests run in parallel).
+fn download_dir() -> PathBuf {
+    thread_local! {
+        static D: tempfile::TempDir = tempfile::tempdir().expect("temporary folder");
+    }
+    D.with(|d| d.path().to_path_buf())
 }
 
 fn download_path() -> PathBuf {
-    let dir = download_dir().path();
+    let dir = download_dir();
     // Whatever an earlier run left (it is checked after each run; this is for a crashed one).
-    if let Ok(entries) = std::fs::read_dir(dir) {
+    if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.flatten() {
             let _ = std::fs::remove_file(e.path());
         }
@@ -749,8 +774,8 @@ fn download_path() -> PathBuf {
 /// After `download_to_path` / `download_share_to_path`: on success exactly the plaintext at
 /// the path, on failure nothing at all in the folder (no target, no temporary file).
 fn check_download_dir(ok: bool) {
-    let dir = download_dir().path();
-    let names: Vec<String> = std::fs::read_dir(dir)
+    let dir = download_dir();
+    let names: Vec<String> = std::fs::read_dir(&dir)
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -882,6 +907,9 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             seen: Vec::new(),
             sleeps: Vec::new(),
             scripted_bytes: 0,
+            lists: 0,
+            key_batches: std::collections::HashSet::new(),
+            keys_posted: 0,
             echoable: Vec::new(),
             bodies: Vec::new(),
         }),
@@ -1185,11 +1213,22 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             .div_ceil(1 + usize::from(chunk % 64))
             .max(1)
     };
+    // Key batches: one round (list request) sets its keys in batches of at most 500.
+    let batches = inner.key_batches.len();
+    assert!(
+        batches <= inner.lists + inner.keys_posted / 500,
+        "{batches} key batches for {} lists and {} keys",
+        inner.lists,
+        inner.keys_posted
+    );
     let steps = match input.workflow {
         Workflow::Distribute { max_requests, .. } => {
             let max = 1 + usize::from(max_requests % 8);
-            // A list request, then at most this many POSTs of 500 keys.
-            max * (2 + scripted / 5_000)
+            assert!(
+                inner.lists <= r1 * max,
+                "more list requests than max_requests allows"
+            );
+            max + batches
         }
         Workflow::Upload {
             s3,
@@ -1199,7 +1238,11 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             ..
         } => {
             let parts = if s3 { 1 } else { chunks(len, chunk) };
-            let dist = if distribute { 4 * (script + 4) } else { 0 };
+            let dist = if distribute {
+                4 * (script + 4) + batches
+            } else {
+                0
+            };
             assert!(
                 long_sleeps <= if s3 { polls } else { 0 },
                 "more polls than the timeout allows"

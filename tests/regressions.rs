@@ -1,8 +1,8 @@
 //! Regression tests for findings of the fuzzing campaign and the hardening review (issue 5).
 //!
-//! Each test replays the exact failing input through the public API. A test marked
-//! file's owner's reach); remove the `ignore` when the fix lands. Crashing fuzz inputs, when
-//! there are any, are kept as small files under `tests/regressions/<target>/`.
+//! Each test replays the exact failing input through the public API and passes because the
+//! finding is fixed. Failing fuzz inputs are kept as small files under
+//! `tests/regressions/<target>/`.
 
 use std::sync::OnceLock;
 
@@ -395,11 +395,9 @@ fn distribution_stops_when_the_server_repeats_a_page() {
 /// too long for `u64` into an `f64` that is not always the nearest one (without its
 /// `float_roundtrip` feature), writes it in its shortest form, and reads that back as the
 /// neighbouring `f64`: `1.01e+81` becomes `1.0100000000000001e+81`. Harmless for this crate
-/// (it reads none of those fields) but the models promise to keep them "as received". The fix
-/// is outside `src/transport/`: `serde_json = { version = "1", features = ["float_roundtrip"] }`
-/// in Cargo.toml (the fuzz crate enables it, so the campaign runs as with the fix).
+/// (it reads none of those fields) but the models promise to keep them "as received". Fixed
+/// in Cargo.toml: `serde_json = { version = "1", features = ["float_roundtrip"] }`.
 #[test]
-#[ignore = "needs serde_json's float_roundtrip feature in Cargo.toml (finding 5)"]
 fn node_and_share_keep_long_numbers_exactly() {
     use dracoon_crypto::transport::models::{DownloadShare, Node};
     let input = include_bytes!("regressions/api_models/node_float_not_round_tripped.json");

@@ -45,6 +45,16 @@ fn private(version: UserKeyPairVersion, pem: String) -> PrivateKeyContainer {
     }
 }
 
+/// The key pair of [`key2048`], opened from its plain PKCS#1 PEM.
+fn pair2048() -> dracoon_crypto::UserKeyPair {
+    let plain = private(
+        UserKeyPairVersion::Rsa2048,
+        der::pem("RSA PRIVATE KEY", &key2048().0),
+    );
+    dracoon_crypto::UserKeyPair::from_private(UserPrivateKey::from_plain_container(&plain).unwrap())
+        .unwrap()
+}
+
 fn public(version: UserKeyPairVersion, pem: String) -> PublicKeyContainer {
     PublicKeyContainer {
         version,
@@ -322,14 +332,7 @@ fn s3_polling_ends_with_a_transport_that_does_not_sleep() {
         .unwrap()
         .with_auth_token("t")
         .with_s3_timeout(Duration::from_secs(60));
-    let pair = dracoon_crypto::UserKeyPair::from_private(
-        UserPrivateKey::from_plain_container(&private(
-            UserKeyPairVersion::Rsa2048,
-            der::pem("RSA PRIVATE KEY", &key2048().0),
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let pair = pair2048();
     let r = block_on(client.upload(
         &b"data"[..],
         pair.public_key(),
@@ -423,14 +426,7 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         r#"{"key":"QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=","iv":"JCQkJCQkJCQkJCQk","tag":"AAAAAAAAAAAAAAAAAAAAAA==","version":"A"}"#,
     )
     .unwrap();
-    let pair = dracoon_crypto::UserKeyPair::from_private(
-        UserPrivateKey::from_plain_container(&private(
-            UserKeyPairVersion::Rsa2048,
-            der::pem("RSA PRIVATE KEY", &key2048().0),
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let pair = pair2048();
     let wrapped = pair
         .public_key()
         .wrap_file_key(&file_key)

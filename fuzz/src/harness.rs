@@ -1291,13 +1291,7 @@ mod tests {
     #[test]
     fn honest_runs_succeed() {
         for workflow in seed_workflows() {
-            let input = WorkflowInput {
-                workflow,
-                retries: 0,
-                s3_timeout: 10,
-                after: After::Honest,
-                answers: Vec::new(),
-            };
+            let input = WorkflowInput::honest(workflow);
             let out = run(&input, &[]);
             let expect_ok = !matches!(
                 workflow,
@@ -1313,13 +1307,7 @@ mod tests {
     fn seed_scripts_run() {
         for workflow in seed_workflows() {
             for (retries, after, answers) in seed_scripts() {
-                let input = WorkflowInput {
-                    workflow,
-                    retries,
-                    s3_timeout: 10,
-                    after,
-                    answers,
-                };
+                let input = WorkflowInput::scripted(workflow, retries, after, answers);
                 let bytes = input.encode(&[]);
                 let (parsed, _) = WorkflowInput::parse(&bytes).expect("parses");
                 assert_eq!(parsed, input);
@@ -1338,13 +1326,8 @@ mod tests {
             ) {
                 continue;
             }
-            let input = WorkflowInput {
-                workflow,
-                retries: 1,
-                s3_timeout: 10,
-                after: After::Honest,
-                answers: vec![Answer::status(429)],
-            };
+            let input =
+                WorkflowInput::scripted(workflow, 1, After::Honest, vec![Answer::status(429)]);
             let out = run(&input, &[]);
             assert!(out.ok, "{workflow:?}: {out:?}");
         }
@@ -1367,13 +1350,7 @@ mod timing {
     #[ignore = "prints timings"]
     fn honest_run_times() {
         for workflow in seed_workflows() {
-            let input = WorkflowInput {
-                workflow,
-                retries: 0,
-                s3_timeout: 10,
-                after: After::Honest,
-                answers: Vec::new(),
-            };
+            let input = WorkflowInput::honest(workflow);
             let _ = run(&input, &[]);
             let t = std::time::Instant::now();
             for _ in 0..20 {
@@ -1448,13 +1425,7 @@ mod probes {
     use super::*;
 
     fn script(workflow: Workflow, answers: Vec<Answer>) -> Outcome {
-        let input = WorkflowInput {
-            workflow,
-            retries: 0,
-            s3_timeout: 10,
-            after: After::Honest,
-            answers,
-        };
+        let input = WorkflowInput::scripted(workflow, 0, After::Honest, answers);
         run(&input, &[])
     }
 

@@ -197,6 +197,24 @@ pub enum RangeEdit {
 }
 
 impl WorkflowInput {
+    /// A scripted input with a 1 s S3 polling timeout (what the seeds and tests use).
+    #[must_use]
+    pub fn scripted(workflow: Workflow, retries: u8, after: After, answers: Vec<Answer>) -> Self {
+        Self {
+            workflow,
+            retries,
+            s3_timeout: 10,
+            after,
+            answers,
+        }
+    }
+
+    /// The workflow against the honest server: no script, no retries.
+    #[must_use]
+    pub fn honest(workflow: Workflow) -> Self {
+        Self::scripted(workflow, 0, After::Honest, Vec::new())
+    }
+
     /// Reads an input the way the target does: the structure, then the blobs.
     #[must_use]
     pub fn parse(data: &[u8]) -> Option<(Self, Vec<&[u8]>)> {

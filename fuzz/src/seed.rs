@@ -212,22 +212,10 @@ fn seed_transport(corpus: &mut Corpus) {
         "workflows" => {
             for workflow in seed_workflows() {
                 for (retries, after, answers) in seed_scripts() {
-                    let input = WorkflowInput {
-                        workflow,
-                        retries,
-                        s3_timeout: 10,
-                        after,
-                        answers,
-                    };
+                    let input = WorkflowInput::scripted(workflow, retries, after, answers);
                     corpus.workflow(&input, &[]);
                 }
-                let honest = WorkflowInput {
-                    workflow,
-                    retries: 0,
-                    s3_timeout: 10,
-                    after: crate::script::After::Honest,
-                    answers: Vec::new(),
-                };
+                let honest = WorkflowInput::honest(workflow);
                 let outcome = crate::harness::run(&honest, &[]);
                 let n = outcome.bodies.len().min(64);
                 let input = WorkflowInput {

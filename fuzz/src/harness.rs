@@ -61,6 +61,9 @@ struct State {
     etags: u32,
     /// The body of the last completion request.
     completion: Option<Vec<u8>>,
+    /// A scripted 2xx answered a request the honest server refused (an upload to a URL it
+    /// does not know, a chunk it would reject): from then on the stored content proves nothing.
+    faked_success: bool,
 }
 
 struct Reply {
@@ -161,6 +164,7 @@ impl BlockingTransport for Server<'_> {
             });
         let before = inner.state.clone();
         let honest = inner.state.honest(&request);
+        let honest_ok = (200..300).contains(&honest.status);
         let Some(answer) = scripted else {
             return Ok(inner.deliver(honest, &before, false));
         };
@@ -188,6 +192,9 @@ impl BlockingTransport for Server<'_> {
         };
         if let Some(status) = answer.status {
             reply.status = 100 + status % 500;
+        }
+        if (200..300).contains(&reply.status) && !honest_ok {
+            inner.state.faked_success = true;
         }
         if let Some(edit) = &answer.edit
             && let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body)
@@ -804,8 +811,11 @@ fn verify_content(len: u8, chunk: u8) -> bool {
 
 /// What the server stored of a successful upload, decrypted with the file key the completion
 /// request carried for the fixture's key pair. `None` when the answers make that unknowable
-/// (an `ETag` the script invented).
+/// (an `ETag` the script invented, a scripted success for a request the server refused).
 fn uploaded_plaintext(state: &State, s3: bool, key: &EncryptedFileKey) -> Option<Vec<u8>> {
+    if state.faked_success {
+        return None;
+    }
     let ciphertext = if s3 {
         let parts = match serde_json::from_slice::<CompleteS3FileUploadRequest>(
             state.completion.as_deref()?,
@@ -1423,6 +1433,29 @@ mod hangs {
 #[cfg(test)]
 mod probes {
     use super::*;
+
+    /// Campaign finding of the harness itself (round 2): the upload channel's `uploadUrl` was
+    /// edited to a host the server does not serve, and a scripted `253` answered every chunk
+    /// and the completion. The crate did right (it uploaded to the URL it was given and
+    /// believed the 2xx), but the content oracle then found no chunks and failed. A scripted
+    /// 2xx for a request the honest server refuses now marks the stored content as unknowable.
+    #[test]
+    fn faked_success_does_not_trip_the_content_oracle() {
+        let data = [
+            0x56, 0x55, 0x48, 0x45, 0x56, 0xa3, 0xfd, 0xfd, 0xff, 0xff, 0xff, 0xff, 0x6c, 0x40,
+            0x6d, 0x01, 0x00, 0x00, 0xab, 0x40, 0x00, 0x9a, 0x40, 0x6d, 0x01, 0x00, 0x49, 0x92,
+            0x24, 0x49, 0x82, 0x24, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81,
+            0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81,
+            0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x00, 0x00,
+        ];
+        let (input, blobs) = WorkflowInput::parse(&data).expect("a workflow input");
+        assert!(matches!(
+            input.workflow,
+            Workflow::ShareUpload { s3: false, .. }
+        ));
+        let out = run(&input, &blobs);
+        assert!(out.ok, "{out:?}");
+    }
 
     fn script(workflow: Workflow, answers: Vec<Answer>) -> Outcome {
         let input = WorkflowInput::scripted(workflow, 0, After::Honest, answers);

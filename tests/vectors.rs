@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use support::manifest::{Summary, run_manifest};
@@ -11,9 +12,14 @@ use support::manifest::{Summary, run_manifest};
 fn report(name: &str, summary: &Summary) {
     let mut ops: Vec<_> = summary.by_op.iter().collect();
     ops.sort();
-    println!(
+    // Written to the stderr handle, not through `println!`, so that the count shows in plain
+    // `cargo test` output (the test harness captures only the print macros).
+    let _ = writeln!(
+        std::io::stderr(),
         "{name}: ran {} cases ({} expected ok, {} expected errors); by op: {ops:?}",
-        summary.ran, summary.ok, summary.expected_errors
+        summary.ran,
+        summary.ok,
+        summary.expected_errors
     );
     assert!(
         summary.failures.is_empty(),
@@ -41,7 +47,10 @@ fn official_sdk_vectors() {
         None => {
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
             if !dir.join("manifest.json").is_file() {
-                println!("official vectors not found (set DRACOON_VECTORS); skipped");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "official vectors not found (set DRACOON_VECTORS); skipped"
+                );
                 return;
             }
             dir

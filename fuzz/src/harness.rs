@@ -97,6 +97,7 @@ pub struct Server<'a> {
     inner: Mutex<Inner>,
 }
 
+#[derive(Default)]
 struct Inner {
     state: State,
     next: usize,
@@ -114,6 +115,9 @@ struct Inner {
     /// values that serde quotes in a reason): an error or event that contains such a marker is
     /// the server's text, not a leak.
     echoable: Vec<&'static str>,
+    /// Passwords the server itself sent (anywhere in a body, URLs included): the crate may
+    /// rightly send such text back (a handed-out URL that contains it), so it proves no leak.
+    server_said: Vec<&'static str>,
     /// Every body delivered, in order (the seeder turns an honest run into blobs).
     bodies: Vec<Vec<u8>>,
 }
@@ -261,6 +265,9 @@ impl Inner {
         // the crate rightly sends such URLs no token.)
         // Passwords that never leave the client.
         for secret in [api::KEY_PASSWORD, api::SHARE_PASSWORD] {
+            if self.server_said.contains(&secret) {
+                continue;
+            }
             let body = request.body();
             let in_headers = request.headers().values().any(|v| {
                 v.as_bytes()
@@ -320,12 +327,26 @@ impl Inner {
 
     /// Records the markers that `body` carries anywhere but in the URL and token members,
     /// where the crate reads them as URLs and tokens.
+    /// Also records the passwords that `body` carries anywhere (raw or in any JSON string).
     fn note_echoable(&mut self, body: &[u8]) {
-        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        let json = serde_json::from_slice::<Value>(body).ok();
+        let mut all = Vec::new();
+        if let Some(v) = &json {
+            collect_texts(v, &mut all, false);
+        }
+        for secret in [api::KEY_PASSWORD, api::SHARE_PASSWORD] {
+            let raw = body.windows(secret.len()).any(|w| w == secret.as_bytes());
+            if !self.server_said.contains(&secret)
+                && (raw || all.iter().any(|t| t.contains(secret)))
+            {
+                self.server_said.push(secret);
+            }
+        }
+        let Some(v) = json else {
             return;
         };
         let mut texts = Vec::new();
-        collect_texts(&v, &mut texts);
+        collect_texts(&v, &mut texts, true);
         for m in api::MARKERS {
             if !self.echoable.contains(&m) && texts.iter().any(|t| t.contains(m)) {
                 self.echoable.push(m);
@@ -334,11 +355,14 @@ impl Inner {
     }
 }
 
-/// Every string in `v` (member names too) except the values of URL and token members.
-fn collect_texts(v: &Value, out: &mut Vec<String>) {
+/// Every string in `v` (member names too), without the values of URL and token members when
+/// `skip_secret_members`.
+fn collect_texts(v: &Value, out: &mut Vec<String>, skip_secret_members: bool) {
     match v {
         Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| collect_texts(x, out)),
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| collect_texts(x, out, skip_secret_members)),
         Value::Object(o) => {
             for (k, x) in o {
                 out.push(k.clone());
@@ -346,8 +370,8 @@ fn collect_texts(v: &Value, out: &mut Vec<String>) {
                     k.as_str(),
                     "uploadUrl" | "url" | "downloadUrl" | "token" | "accessKey"
                 );
-                if !(secret_member && x.is_string()) {
-                    collect_texts(x, out);
+                if !(skip_secret_members && secret_member && x.is_string()) {
+                    collect_texts(x, out, skip_secret_members);
                 }
             }
         }
@@ -913,15 +937,7 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
         blobs,
         inner: Mutex::new(Inner {
             state,
-            next: 0,
-            seen: Vec::new(),
-            sleeps: Vec::new(),
-            scripted_bytes: 0,
-            lists: 0,
-            key_batches: std::collections::HashSet::new(),
-            keys_posted: 0,
-            echoable: Vec::new(),
-            bodies: Vec::new(),
+            ..Inner::default()
         }),
     });
     let retries = u32::from(input.retries % 4);
@@ -1439,6 +1455,65 @@ mod probes {
     /// and the completion. The crate did right (it uploaded to the URL it was given and
     /// believed the 2xx), but the content oracle then found no chunks and failed. A scripted
     /// 2xx for a request the honest server refuses now marks the stored content as unknowable.
+    /// Second harness finding of round 2: a scripted upload channel whose `uploadUrl` was
+    /// `https://SHAREPW-SECRET-2m6n` (the share password's marker, put there by the server).
+    /// The crate uploaded to the URL it was given, and the password oracle called that a leak.
+    /// Text the server itself sent proves no leak; a password the server never sent still does.
+    #[test]
+    fn a_password_the_server_sent_is_no_leak() {
+        let data = [
+            0x1d, 0xc7, 0x71, 0x1c, 0x00, 0x4d, 0x0f, 0x01, 0x01, 0x01, 0x00, 0x00, 0x0a, 0x00,
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x67, 0x66, 0x66, 0x66, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x01, 0x00, 0x67, 0x66, 0x66, 0x66, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x67,
+            0x66, 0x66, 0x66, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x67, 0x66, 0x66, 0x66,
+            0x03, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x67, 0x66, 0x66, 0x66, 0x04, 0x00, 0x00,
+            0x00, 0x00, 0x01, 0x00, 0x67, 0x66, 0x66, 0x66, 0x05, 0x00, 0x00, 0x00, 0x00, 0x01,
+            0x00, 0x67, 0x66, 0x66, 0x66, 0x06, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x67, 0x66,
+            0x66, 0x66, 0x07, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x67, 0x66, 0x66, 0x66, 0x08,
+            0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x67, 0x66, 0x66, 0x66, 0x09, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x7b, 0x22, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x22, 0x3a, 0x22, 0x55, 0x66,
+            0x69, 0x6c, 0x65, 0x4b, 0x65, 0x79, 0x50, 0x4c, 0x54, 0x4f, 0x4b, 0x45, 0x4e, 0x2d,
+            0x53, 0x45, 0x43, 0x52, 0x45, 0x54, 0x2d, 0x34, 0x63, 0x31, 0x2e, 0x22, 0x2c, 0x22,
+            0x75, 0x70, 0x6c, 0x6f, 0x61, 0x64, 0x49, 0x64, 0x22, 0x3a, 0x22, 0x75, 0x70, 0x6c,
+            0x2d, 0x37, 0x37, 0x22, 0x2c, 0x22, 0x75, 0x70, 0x6c, 0x6f, 0x61, 0x64, 0x55, 0x72,
+            0x6c, 0x22, 0x3a, 0x22, 0x68, 0x74, 0x74, 0x70, 0x73, 0x3a, 0x2f, 0x2f, 0x53, 0x48,
+            0x41, 0x52, 0x45, 0x50, 0x57, 0x2d, 0x53, 0x45, 0x43, 0x52, 0x45, 0x54, 0x2d, 0x32,
+            0x6d, 0x36, 0x6e, 0x22, 0x7d, 0x0a, 0x23, 0x2d, 0x2d, 0x23, 0x0a, 0x7b, 0x22, 0x73,
+            0x69, 0x7a, 0x65, 0x22, 0x3a, 0x31, 0x2c, 0x22, 0x68, 0x61, 0x73, 0x68, 0x22, 0x3a,
+            0x22, 0x68, 0x22, 0x7d, 0x0a, 0x23, 0x2d, 0x2d, 0x23, 0x0a, 0x7b, 0x22, 0x73, 0x69,
+            0x7a, 0x65, 0x22, 0x3a, 0x31, 0x2c, 0x22, 0x68, 0x61, 0x73, 0x68, 0x22, 0x3a, 0x22,
+            0x68, 0x22, 0x7d, 0x0a, 0x23, 0x2d, 0x2d, 0x23, 0x0a, 0x7b, 0x22, 0x73, 0x69, 0x7a,
+            0x65, 0x22, 0x3a, 0x31, 0x2c, 0x22, 0x68, 0x61, 0x73, 0x68, 0x22, 0x3a, 0x22, 0x68,
+            0x22, 0x7d, 0x0a, 0x23, 0x2d, 0x2d, 0x23, 0x0a, 0x7b, 0x22, 0x73, 0x69, 0x7a, 0x65,
+            0x22, 0x3a, 0x30, 0x2c, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x22, 0x3a, 0x35, 0x35,
+            0x35, 0x2c, 0x22, 0x69, 0x73, 0x45, 0x6e, 0x63, 0x72, 0x79, 0x70, 0x53, 0x2b, 0x43,
+            0x48, 0x30, 0x70, 0x56, 0x34, 0x5a, 0x56, 0x4e, 0x6b, 0x6e, 0x7a, 0x64,
+        ];
+        let (input, blobs) = WorkflowInput::parse(&data).expect("a workflow input");
+        assert!(matches!(input.workflow, Workflow::Upload { s3: false, .. }));
+        assert!(blobs[0].windows(7).any(|w| w == b"SHAREPW"));
+        let out = run(&input, &blobs);
+        assert!(out.requests >= 2, "{out:?}");
+    }
+
+    /// The password oracle itself: a password in a request is a leak unless the server sent
+    /// that text first.
+    #[test]
+    fn a_password_the_server_never_sent_is_a_leak() {
+        let request = |body: &str| {
+            http::Request::post(format!("{}/api/v4/nodes/files/uploads", api::BASE))
+                .body(Bytes::from(body.to_owned()))
+                .expect("a request")
+        };
+        let leak = std::panic::catch_unwind(|| {
+            Inner::default().check_request(&request(api::SHARE_PASSWORD));
+        });
+        assert!(leak.is_err(), "the oracle missed a password in a body");
+        let mut inner = Inner::default();
+        inner.note_echoable(format!(r#"{{"url":"https://{}"}}"#, api::SHARE_PASSWORD).as_bytes());
+        inner.check_request(&request(api::SHARE_PASSWORD));
+    }
+
     #[test]
     fn faked_success_does_not_trip_the_content_oracle() {
         let data = [

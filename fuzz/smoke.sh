@@ -7,7 +7,7 @@
 #   FUZZ_SMOKE_SECONDS=5 fuzz/smoke.sh # quicker
 #   FUZZ_SMOKE_JOBS=1 fuzz/smoke.sh    # one target at a time (default: two at once)
 #
-# Vectors: $DRACOON_VECTORS (as .ci/run sets it), else ../shared/vectors beside the repo.
+# Vectors: $DRACOON_VECTORS if set, else the repository's copy in vectors/official.
 # The corpora (fuzz/corpus/) and crash artifacts (fuzz/artifacts/) are git-ignored; a crashing
 # input is left in fuzz/artifacts/<target>/ and its log in fuzz/artifacts/<target>.smoke.log.
 set -euo pipefail

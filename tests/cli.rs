@@ -44,11 +44,18 @@ fn key_pair() -> &'static (tempfile::TempDir, PathBuf) {
     })
 }
 
-fn vectors() -> Option<PathBuf> {
-    let dir = std::env::var_os("DRACOON_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    dir.join("manifest.json").is_file().then_some(dir)
+/// The official vectors (the repository's copy, or `DRACOON_VECTORS`); missing ones fail.
+fn vectors() -> PathBuf {
+    let dir = std::env::var_os("DRACOON_VECTORS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/official"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "the official vectors are missing: {}",
+        dir.display()
+    );
+    dir
 }
 
 #[test]
@@ -364,10 +371,7 @@ fn wrap_and_unwrap_keys() {
 
 #[test]
 fn official_sdk_files_open_with_the_cli() {
-    let Some(v) = vectors() else {
-        println!("official vectors not found; skipped");
-        return;
-    };
+    let v = vectors();
     let dir = tempfile::tempdir().unwrap();
     // A key pair file from the JavaScript SDK's containers.
     let js = v.join("dco3-crypto/keys/javascript");

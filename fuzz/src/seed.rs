@@ -8,7 +8,7 @@
 //! DRACOON_FUZZ_SEED=fuzz/corpus/stream cargo +nightly fuzz run stream
 //! ```
 //!
-//! Vector folders: `$DRACOON_VECTORS` (if set), else `<repo>/../shared/vectors` and
+//! Vector folders: `$DRACOON_VECTORS` (if set), else `<repo>/vectors/official` and
 //! `<repo>/vectors`; missing folders are skipped. The vectors are read, never copied into the
 //! repo: corpus entries go to the git-ignored `fuzz/corpus/`, named by the SHA-1 of their
 //! content as libFuzzer names them.
@@ -131,7 +131,8 @@ pub fn from_env(target: &str) {
     std::process::exit(0);
 }
 
-/// The vector folders: `$DRACOON_VECTORS` (or, unset, the official vectors beside the repo)
+/// The vector folders: `$DRACOON_VECTORS` (or, unset, the repository's copy of the official
+/// vectors in `vectors/official`)
 /// and the repo's own `vectors/`.
 #[must_use]
 pub fn vector_dirs() -> Vec<PathBuf> {
@@ -142,7 +143,7 @@ pub fn vector_dirs() -> Vec<PathBuf> {
         .unwrap_or_default();
     let mut dirs: Vec<PathBuf> = match std::env::var_os("DRACOON_VECTORS") {
         Some(v) => std::env::split_paths(&v).collect(),
-        None => vec![repo.join("../shared/vectors")],
+        None => vec![repo.join("vectors/official")],
     };
     let own = repo.join("vectors");
     if !dirs.contains(&own) {

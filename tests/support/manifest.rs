@@ -1,7 +1,7 @@
-//! Runs a vector manifest (the official one in `../shared/vectors`, or the repo's own in
+//! Runs a vector manifest (the official one in `vectors/official`, or the repo's own in
 //! `vectors/`) through every API level that applies to each case.
 //!
-//! Manifest format: see `../shared/vectors/README.md`. Each case states its expected outcome
+//! Manifest format: see `vectors/official/README.md`. Each case states its expected outcome
 //! (`ok` or an error class); a case passes when every API path gives that outcome.
 
 use std::collections::HashMap;

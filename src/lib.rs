@@ -35,9 +35,12 @@
 //!   and `finalize` once. The encryptor makes its own key and IV, so reusing a key+IV pair is
 //!   impossible through this API; the decryptor's output is unauthenticated until `finalize`.
 //! * **High level**: [`encrypt_file`], [`decrypt_file`], [`decrypt_to_path`], [`encrypt_bytes`],
-//!   [`decrypt_bytes`] and the `std::io` adapters ([`EncryptingWriter`], [`DecryptingReader`],
-//!   [`DecryptingWriter`]) stream in bounded memory; the whole-buffer and whole-file helpers verify
-//!   the tag before they report success and never leave unauthenticated plaintext in a file.
+//!   [`decrypt_bytes`], [`encrypt_stream`], [`decrypt_stream`], [`decrypt_seekable`] and
+//!   [`EncryptingWriter`] stream in bounded memory; every decrypting helper verifies the tag
+//!   before it hands out any plaintext (two passes over the ciphertext where it streams) and
+//!   never leaves unauthenticated plaintext in a file. Only [`UnverifiedDecryptingReader`] and
+//!   [`UnverifiedDecryptingWriter`] stream plaintext before the tag is checked, as their names
+//!   say.
 //!
 //! # Key pairs and passwords
 //!
@@ -90,9 +93,10 @@ pub mod transport;
 pub mod version;
 
 pub use cipher::{
-    AtomicFile, DecryptingReader, DecryptingWriter, EncryptingWriter, FileDecryptor, FileEncryptor,
-    MAX_MESSAGE_LEN, decrypt_bytes, decrypt_file, decrypt_to_path, encrypt_bytes, encrypt_file,
-    encrypt_stream,
+    AtomicFile, CiphertextSpool, EncryptingWriter, FileDecryptor, FileEncryptor, FileVerifier,
+    MAX_MESSAGE_LEN, UnverifiedDecryptingReader, UnverifiedDecryptingWriter, decrypt_bytes,
+    decrypt_file, decrypt_seekable, decrypt_stream, decrypt_to_path, encrypt_bytes, encrypt_file,
+    encrypt_stream, verify_stream,
 };
 pub use error::{Error, Result, TransportError, TransportErrorKind};
 pub use file_key::{EncryptedFileKey, PlainFileKey};

@@ -10,9 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use dracoon_crypto::error::{FileKeyField, FileKeyProblem, KeyPairProblem, Limit, VersionKind};
 use dracoon_crypto::{
-    DecryptingReader, DecryptingWriter, EncryptedFileKey, EncryptingWriter, Error, FileDecryptor,
-    FileEncryptor, Password, PlainFileKey, PrivateKeyContainer, PublicKeyContainer, UserKeyPair,
-    UserKeyPairContainer, UserKeyPairVersion, UserPrivateKey, UserPublicKey,
+    EncryptedFileKey, EncryptingWriter, Error, FileDecryptor, FileEncryptor, Password,
+    PlainFileKey, PrivateKeyContainer, PublicKeyContainer, UnverifiedDecryptingReader,
+    UnverifiedDecryptingWriter, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion,
+    UserPrivateKey, UserPublicKey,
 };
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 
@@ -951,10 +952,10 @@ fn debug_and_display_show_no_secrets() {
     assert_clean("FileEncryptor", &format!("{enc:?} {enc:#?}"), &secrets);
     let dec = FileDecryptor::new(&fk);
     assert_clean("FileDecryptor", &format!("{dec:?}"), &secrets);
-    let w = DecryptingWriter::new(Vec::new(), &fk);
-    assert_clean("DecryptingWriter", &format!("{w:?}"), &secrets);
-    let r = DecryptingReader::new(&b""[..], &fk);
-    assert_clean("DecryptingReader", &format!("{r:?}"), &secrets);
+    let w = UnverifiedDecryptingWriter::new(Vec::new(), &fk);
+    assert_clean("UnverifiedDecryptingWriter", &format!("{w:?}"), &secrets);
+    let r = UnverifiedDecryptingReader::new(&b""[..], &fk);
+    assert_clean("UnverifiedDecryptingReader", &format!("{r:?}"), &secrets);
     if let Ok(ew) = EncryptingWriter::new(Vec::new()) {
         assert!(!format!("{ew:?}").contains("key"), "{ew:?}");
     }

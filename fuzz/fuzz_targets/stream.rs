@@ -1,7 +1,7 @@
 //! Split-stream differential: the streaming encryptor, fed the plaintext in arbitrary chunks
 //! (in place or copying, empty chunks included), equals `aes_gcm::Aes256Gcm` one-shot in
 //! ciphertext and tag; the streaming decryptor in other chunks gives the plaintext back and
-//! verifies; `decrypt_bytes` and `DecryptingReader` agree; `aes_gcm` accepts our output.
+//! verifies; `decrypt_bytes` and `UnverifiedDecryptingReader` agree; `aes_gcm` accepts our output.
 
 #![no_main]
 
@@ -9,7 +9,7 @@ use std::io::Read;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use dracoon_crypto::{DecryptingReader, FileDecryptor, FileEncryptor, decrypt_bytes};
+use dracoon_crypto::{UnverifiedDecryptingReader, FileDecryptor, FileEncryptor, decrypt_bytes};
 use dracoon_crypto_fuzz::inputs::StreamInput;
 use dracoon_crypto_fuzz::{chunk_lengths, plain_file_key, plain_file_key_parts};
 use libfuzzer_sys::fuzz_target;
@@ -132,7 +132,7 @@ fn run(input: &StreamInput<'_>) {
         Err(e) => panic!("decrypt_bytes failed on a good file: {e:?}"),
     }
     let lens = chunk_lengths(ct.len(), &input.dec_chunks);
-    let mut reader = DecryptingReader::new(
+    let mut reader = UnverifiedDecryptingReader::new(
         Chunked {
             data: &ct,
             lens,
@@ -143,7 +143,7 @@ fn run(input: &StreamInput<'_>) {
     let mut out = Vec::new();
     assert!(
         reader.read_to_end(&mut out).is_ok(),
-        "DecryptingReader failed"
+        "UnverifiedDecryptingReader failed"
     );
     assert!(reader.is_verified());
     assert_eq!(out, pt);

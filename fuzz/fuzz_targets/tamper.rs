@@ -4,8 +4,8 @@
 //! Oracles (for the damaged file; the undamaged one must decrypt, as a control):
 //! * `FileDecryptor::finalize` (fed in arbitrary chunks) is exactly `Error::BadFile`;
 //! * `decrypt_bytes` is `Err(BadFile)` (no plaintext);
-//! * `DecryptingReader` ends in an `InvalidData` error that converts to `BadFile`, and is not
-//!   verified; `DecryptingWriter::finish` is `Err(BadFile)`;
+//! * `UnverifiedDecryptingReader` ends in an `InvalidData` error that converts to `BadFile`, and is not
+//!   verified; `UnverifiedDecryptingWriter::finish` is `Err(BadFile)`;
 //! * `decrypt_to_path` is `Err(BadFile)`, the target does not exist afterwards and no
 //!   temporary file is left in its directory.
 //!
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use dracoon_crypto::{
-    DecryptingReader, DecryptingWriter, Error, FileDecryptor, FileEncryptor, decrypt_bytes,
+    UnverifiedDecryptingReader, UnverifiedDecryptingWriter, Error, FileDecryptor, FileEncryptor, decrypt_bytes,
     decrypt_to_path,
 };
 use dracoon_crypto_fuzz::inputs::{Mutation, TamperInput};
@@ -173,22 +173,22 @@ fn run(input: &TamperInput<'_>) {
     }
 
     // Reader and writer adapters.
-    let mut reader = DecryptingReader::new(ct.as_slice(), &bad);
+    let mut reader = UnverifiedDecryptingReader::new(ct.as_slice(), &bad);
     let mut sink = Vec::new();
     match reader.read_to_end(&mut sink) {
         Err(e) => {
             assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
             assert!(matches!(Error::from(e), Error::BadFile));
         }
-        Ok(n) => panic!("damaged file: DecryptingReader read {n} bytes without error"),
+        Ok(n) => panic!("damaged file: UnverifiedDecryptingReader read {n} bytes without error"),
     }
     assert!(!reader.is_verified());
-    let mut writer = DecryptingWriter::new(Vec::new(), &bad);
+    let mut writer = UnverifiedDecryptingWriter::new(Vec::new(), &bad);
     assert!(writer.write_all(&ct).is_ok());
     match writer.finish() {
         Err(Error::BadFile) => {}
         other => panic!(
-            "damaged file: DecryptingWriter::finish gave {:?}",
+            "damaged file: UnverifiedDecryptingWriter::finish gave {:?}",
             other.map(|w| w.len())
         ),
     }

@@ -116,6 +116,81 @@ impl GcmStream {
     }
 }
 
+/// The tag of a message computed from its ciphertext alone (GHASH, no decryption): the first
+/// pass of verify-then-decrypt. Split anywhere, like [`GcmStream`].
+pub(crate) struct TagStream {
+    backend: Backend,
+    /// Ciphertext of the current partial block.
+    partial: Zeroizing<[u8; 16]>,
+    partial_len: usize,
+    len: u64,
+}
+
+impl TagStream {
+    pub(crate) fn new(key: &[u8; 32], iv: &[u8; 12]) -> Self {
+        TagStream {
+            backend: Backend::new(key, iv),
+            partial: Zeroizing::new([0; 16]),
+            partial_len: 0,
+            len: 0,
+        }
+    }
+
+    /// Bytes absorbed so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Absorbs ciphertext. Nothing is absorbed when the message would exceed
+    /// [`MAX_MESSAGE_LEN`].
+    pub(crate) fn absorb(&mut self, ciphertext: &[u8]) -> Result<()> {
+        let new_len = u64::try_from(ciphertext.len())
+            .ok()
+            .and_then(|n| self.len.checked_add(n))
+            .filter(|&n| n <= MAX_MESSAGE_LEN)
+            .ok_or(Error::LimitExceeded(Limit::GcmMessageLength))?;
+        self.len = new_len;
+
+        let mut rest = ciphertext;
+        if self.partial_len > 0 {
+            let take = rest.len().min(16 - self.partial_len);
+            let (head, tail) = rest.split_at(take);
+            self.collect(head);
+            rest = tail;
+            if self.partial_len == 16 {
+                self.backend.ghash_block(&self.partial);
+                self.partial_len = 0;
+            }
+        }
+        let whole = rest.len() - rest.len() % 16;
+        let (bulk, tail) = rest.split_at(whole);
+        if !bulk.is_empty() {
+            self.backend.ghash_blocks(bulk);
+        }
+        self.collect(tail);
+        Ok(())
+    }
+
+    /// Appends `bytes` (at most what is left of the current block) to the partial block.
+    fn collect(&mut self, bytes: &[u8]) {
+        for (c, b) in self.partial.iter_mut().skip(self.partial_len).zip(bytes) {
+            *c = *b;
+        }
+        self.partial_len += bytes.len();
+    }
+
+    /// Ends the message and returns its tag.
+    pub(crate) fn finish(mut self) -> [u8; 16] {
+        if self.partial_len > 0 {
+            for b in self.partial.iter_mut().skip(self.partial_len) {
+                *b = 0;
+            }
+            self.backend.ghash_block(&self.partial);
+        }
+        self.backend.tag(self.len)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +280,44 @@ mod tests {
                 0xb9, 0x19
             ]
         );
+    }
+
+    #[test]
+    fn tag_stream_matches_the_encryption_tag_for_many_splits() {
+        let key = [0x17; 32];
+        let iv = [0x71; 12];
+        let pt: Vec<u8> = (0..5000u32).map(|i| (i * 13 + 1) as u8).collect();
+        for len in [0, 1, 15, 16, 17, 255, 256, 257, 4095, 4096, 5000] {
+            let (ct, tag) = one_shot(&key, &iv, &pt[..len]);
+            for splits in [
+                &[][..],
+                &[1],
+                &[3, 16, 17, 250],
+                &[256, 1, 4096],
+                &[0, 15, 1],
+            ] {
+                let mut t = TagStream::new(&key, &iv);
+                let mut pos = 0;
+                for &n in splits.iter().chain(std::iter::once(&usize::MAX)) {
+                    let end = pos + n.min(ct.len() - pos);
+                    assert!(t.absorb(&ct[pos..end]).is_ok());
+                    pos = end;
+                }
+                assert_eq!(t.len(), len as u64);
+                assert_eq!(t.finish(), tag, "len {len} splits {splits:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tag_stream_refuses_more_than_the_gcm_limit() {
+        let mut t = TagStream::new(&[0; 32], &[0; 12]);
+        t.len = MAX_MESSAGE_LEN;
+        assert!(matches!(
+            t.absorb(&[0]),
+            Err(Error::LimitExceeded(Limit::GcmMessageLength))
+        ));
+        assert_eq!(t.len(), MAX_MESSAGE_LEN);
     }
 
     #[test]

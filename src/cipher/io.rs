@@ -123,21 +123,25 @@ impl<W: Write> std::fmt::Debug for EncryptingWriter<W> {
     }
 }
 
-/// A [`Write`] that decrypts everything written to it into the inner writer.
+/// A [`Write`] that decrypts everything written to it into the inner writer **before the tag is
+/// checked**.
 ///
-/// **The inner writer receives unauthenticated plaintext**; only [`DecryptingWriter::finish`]
-/// tells whether it was authentic. Use it where a later failure can still be acted on (a pipe
-/// whose consumer checks the exit status); to produce a file, use [`super::decrypt_to_path`].
-pub struct DecryptingWriter<W: Write> {
+/// **The inner writer receives unauthenticated plaintext**: an attacker who can edit the stored
+/// ciphertext controls it, and only [`UnverifiedDecryptingWriter::finish`] tells whether it was
+/// authentic. For callers who truly need to stream (media playback, say) and can undo what
+/// they did with the bytes. Everyone else: [`super::decrypt_stream`] or
+/// [`super::decrypt_seekable`] (a sink that gets plaintext only after the tag verified), or
+/// [`super::decrypt_to_path`] for a file.
+pub struct UnverifiedDecryptingWriter<W: Write> {
     through: Through<W>,
     dec: FileDecryptor,
 }
 
-impl<W: Write> DecryptingWriter<W> {
+impl<W: Write> UnverifiedDecryptingWriter<W> {
     /// Decrypts content encrypted under `file_key` into `inner`.
     #[must_use]
     pub fn new(inner: W, file_key: &PlainFileKey) -> Self {
-        DecryptingWriter {
+        UnverifiedDecryptingWriter {
             through: Through::new(inner),
             dec: FileDecryptor::new(file_key),
         }
@@ -152,7 +156,7 @@ impl<W: Write> DecryptingWriter<W> {
     }
 }
 
-impl<W: Write> Write for DecryptingWriter<W> {
+impl<W: Write> Write for UnverifiedDecryptingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.through.write(&mut self.dec, data)
     }
@@ -162,31 +166,33 @@ impl<W: Write> Write for DecryptingWriter<W> {
     }
 }
 
-impl<W: Write> std::fmt::Debug for DecryptingWriter<W> {
+impl<W: Write> std::fmt::Debug for UnverifiedDecryptingWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DecryptingWriter")
+        f.debug_struct("UnverifiedDecryptingWriter")
             .field("bytes_processed", &self.dec.bytes_processed())
             .finish_non_exhaustive()
     }
 }
 
-/// A [`Read`] that yields the plaintext of the ciphertext read from the inner reader.
+/// A [`Read`] that yields the plaintext of the ciphertext read from the inner reader **before
+/// the tag is checked**.
 ///
 /// At the end of the ciphertext the tag is checked; if it does not verify, the final `read`
 /// fails with an error of kind [`io::ErrorKind::InvalidData`] that converts back into
-/// [`Error::BadFile`]. **Bytes returned before that are unauthenticated**: a consumer must not
-/// trust them unless it reads to the end without error.
-pub struct DecryptingReader<R: Read> {
+/// [`Error::BadFile`]. **Every byte returned before that is unauthenticated**: a consumer must
+/// not trust it unless it reads to the end without error. For callers who truly need to stream;
+/// everyone else: [`super::decrypt_stream`] or [`super::decrypt_seekable`].
+pub struct UnverifiedDecryptingReader<R: Read> {
     inner: R,
     dec: Option<FileDecryptor>,
     failed: bool,
 }
 
-impl<R: Read> DecryptingReader<R> {
+impl<R: Read> UnverifiedDecryptingReader<R> {
     /// Decrypts the ciphertext in `inner`, encrypted under `file_key`.
     #[must_use]
     pub fn new(inner: R, file_key: &PlainFileKey) -> Self {
-        DecryptingReader {
+        UnverifiedDecryptingReader {
             inner,
             dec: Some(FileDecryptor::new(file_key)),
             failed: false,
@@ -205,7 +211,7 @@ impl<R: Read> DecryptingReader<R> {
     }
 }
 
-impl<R: Read> Read for DecryptingReader<R> {
+impl<R: Read> Read for UnverifiedDecryptingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.failed {
             return Err(Error::BadFile.into());
@@ -233,9 +239,9 @@ impl<R: Read> Read for DecryptingReader<R> {
     }
 }
 
-impl<R: Read> std::fmt::Debug for DecryptingReader<R> {
+impl<R: Read> std::fmt::Debug for UnverifiedDecryptingReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DecryptingReader")
+        f.debug_struct("UnverifiedDecryptingReader")
             .field("verified", &self.is_verified())
             .finish_non_exhaustive()
     }
@@ -256,7 +262,7 @@ mod tests {
         let (ct, key) = w.finish().unwrap();
         assert_eq!(ct.len(), data.len());
 
-        let mut d = DecryptingWriter::new(Vec::new(), &key);
+        let mut d = UnverifiedDecryptingWriter::new(Vec::new(), &key);
         d.write_all(&ct).unwrap();
         assert_eq!(d.finish().unwrap(), data);
     }
@@ -265,13 +271,13 @@ mod tests {
     fn reader_verifies_at_the_end() {
         let (mut ct, key) = encrypt_bytes(b"attack at dawn").unwrap();
         let mut out = Vec::new();
-        let mut r = DecryptingReader::new(ct.as_slice(), &key);
+        let mut r = UnverifiedDecryptingReader::new(ct.as_slice(), &key);
         r.read_to_end(&mut out).unwrap();
         assert!(r.is_verified());
         assert_eq!(out, b"attack at dawn");
 
         ct[0] ^= 1;
-        let mut r = DecryptingReader::new(ct.as_slice(), &key);
+        let mut r = UnverifiedDecryptingReader::new(ct.as_slice(), &key);
         let err = r.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(matches!(Error::from(err), Error::BadFile));

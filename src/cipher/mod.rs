@@ -4,21 +4,31 @@
 //!    `finalize`, which consumes the value. The encryptor draws its own fresh key and IV and hands
 //!    the [`PlainFileKey`] (with the tag) out only at `finalize`, so a key+IV pair can never be used
 //!    twice. The decryptor's output is **unauthenticated** until `finalize` returns `Ok`.
-//! 2. `std::io` adapters ([`EncryptingWriter`], [`DecryptingWriter`], [`DecryptingReader`]).
+//! 2. Streams that **verify before they release**: [`decrypt_seekable`] (two passes over a
+//!    file: GHASH first, then decryption), [`decrypt_stream`] and [`CiphertextSpool`] (any
+//!    source, spooled as ciphertext into an unnamed temporary file), [`FileVerifier`] and
+//!    [`verify_stream`] (the tag check alone); [`EncryptingWriter`] and [`encrypt_stream`].
 //! 3. Whole-buffer and whole-file helpers ([`encrypt_bytes`], [`decrypt_bytes`],
 //!    [`encrypt_file`], [`decrypt_file`], [`decrypt_to_path`]) that verify the tag before they report
 //!    success and write files atomically.
+//!
+//! Every API here that hands plaintext to a caller's buffer, writer or file does so only after
+//! the tag verified, except the two whose names say otherwise, for callers who truly need to
+//! stream unauthenticated plaintext: [`UnverifiedDecryptingReader`] and
+//! [`UnverifiedDecryptingWriter`] (and, by its documented contract, [`FileDecryptor::update`]).
 
 mod backend;
 mod gcm;
 mod io;
+mod verify;
 mod whole;
 
 use rand::TryRng as _;
 use zeroize::Zeroizing;
 
 pub use gcm::MAX_MESSAGE_LEN;
-pub use io::{DecryptingReader, DecryptingWriter, EncryptingWriter};
+pub use io::{EncryptingWriter, UnverifiedDecryptingReader, UnverifiedDecryptingWriter};
+pub use verify::{CiphertextSpool, FileVerifier, decrypt_seekable, decrypt_stream, verify_stream};
 pub use whole::{
     AtomicFile, decrypt_bytes, decrypt_file, decrypt_to_path, encrypt_bytes, encrypt_file,
     encrypt_stream,
@@ -123,7 +133,7 @@ impl std::fmt::Debug for FileEncryptor {
 /// **The output of `update` is unauthenticated** until [`FileDecryptor::finalize`] returns `Ok`:
 /// an attacker who modified the ciphertext controls it. Do not act on it, show it or store it
 /// where it counts before then; the helpers in this module ([`decrypt_bytes`], [`decrypt_file`],
-/// [`DecryptingReader`] ...) do that bookkeeping for you.
+/// [`decrypt_stream`], [`decrypt_seekable`] ...) do that bookkeeping for you.
 pub struct FileDecryptor {
     gcm: GcmStream,
     expected_tag: [u8; 16],

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::io::BUF_LEN;
 use super::{FileDecryptor, FileEncryptor, InPlace};
 use crate::error::{Error, Result};
 use crate::file_key::PlainFileKey;
@@ -115,9 +114,14 @@ pub(crate) fn decrypt_stream_unverified(
     Ok(n)
 }
 
+/// The buffer of the whole-stream helpers: large enough that read/write system calls and
+/// per-call setup vanish next to the cipher work (1 MiB runs at memory speed), small enough
+/// for a bounded footprint.
+pub(crate) const PUMP_LEN: usize = 1024 * 1024;
+
 /// Reads `input` to its end through `op` into `output`, one bounded buffer at a time.
 fn pump(mut input: impl Read, mut output: impl Write, op: &mut impl InPlace) -> Result<()> {
-    let mut buf = Zeroizing::new(vec![0u8; BUF_LEN]);
+    let mut buf = Zeroizing::new(vec![0u8; PUMP_LEN]);
     loop {
         let n = read_some(&mut input, &mut buf)?;
         let Some(chunk) = buf.get_mut(..n) else { break };
@@ -132,7 +136,7 @@ fn pump(mut input: impl Read, mut output: impl Write, op: &mut impl InPlace) -> 
 }
 
 /// `read`, retried on `Interrupted`.
-fn read_some(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+pub(crate) fn read_some(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     loop {
         match input.read(buf) {
             Ok(n) => return Ok(n),
@@ -198,7 +202,7 @@ mod tests {
     fn file_round_trip_and_atomic_failure() {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain.bin");
-        let data: Vec<u8> = (0..(BUF_LEN * 3 + 17))
+        let data: Vec<u8> = (0..(PUMP_LEN * 3 + 17))
             .map(|i| (i * 31 % 256) as u8)
             .collect();
         std::fs::write(&plain, &data).unwrap();

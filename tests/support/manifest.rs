@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use dracoon_crypto::{
-    DecryptingReader, EncryptedFileKey, Error, FileDecryptor, FileEncryptor, Password,
-    PlainFileKey, PrivateKeyContainer, PublicKeyContainer, UserKeyPairContainer, UserPrivateKey,
-    UserPublicKey, decrypt_bytes, decrypt_to_path,
+    EncryptedFileKey, Error, FileDecryptor, FileEncryptor, Password, PlainFileKey,
+    PrivateKeyContainer, PublicKeyContainer, UnverifiedDecryptingReader, UserKeyPairContainer,
+    UserPrivateKey, UserPublicKey, decrypt_bytes, decrypt_seekable, decrypt_stream,
+    decrypt_to_path, verify_stream,
 };
 use serde::Deserialize;
 
@@ -394,10 +395,10 @@ impl Runner {
                     .and_then(|()| check(buf)),
             ));
         }
-        let mut reader = DecryptingReader::new(ct.as_slice(), &key);
+        let mut reader = UnverifiedDecryptingReader::new(ct.as_slice(), &key);
         let mut got = Vec::new();
         out.push((
-            "DecryptingReader",
+            "UnverifiedDecryptingReader",
             reader
                 .read_to_end(&mut got)
                 .map_err(|e| class(&Error::from(e)))
@@ -412,6 +413,32 @@ impl Runner {
             Err(c) => Err(c),
         };
         out.push(("decrypt_to_path", r));
+        // The verify-first streams: the sink gets everything or nothing.
+        let all_or_nothing = |name: &str, r: Result<u64, Error>, sink: Vec<u8>| match r {
+            Ok(_) => check(sink),
+            Err(e) if sink.is_empty() => Err(class(&e)),
+            Err(e) => Err(format!(
+                "{}, after {name} released {} bytes",
+                class(&e),
+                sink.len()
+            )),
+        };
+        let mut sink = Vec::new();
+        let r = decrypt_stream(ct.as_slice(), &mut sink, &key);
+        out.push(("decrypt_stream", all_or_nothing("decrypt_stream", r, sink)));
+        let mut sink = Vec::new();
+        let r = decrypt_seekable(std::io::Cursor::new(&ct), &mut sink, &key);
+        out.push((
+            "decrypt_seekable",
+            all_or_nothing("decrypt_seekable", r, sink),
+        ));
+        out.push((
+            "verify_stream",
+            verify_stream(ct.as_slice(), &key)
+                .map_err(|e| class(&e))
+                .and_then(|_| decrypt_bytes(&ct, &key).map_err(|e| class(&e)))
+                .and_then(check),
+        ));
         out
     }
 

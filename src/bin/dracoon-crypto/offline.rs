@@ -5,9 +5,9 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use dracoon_crypto::{
-    AtomicFile, DecryptingWriter, EncryptedFileKey, Password, PlainFileKey, PublicKeyContainer,
-    UserKeyPair, UserKeyPairContainer, UserKeyPairVersion, UserPublicKey, decrypt_to_path,
-    encrypt_stream,
+    AtomicFile, EncryptedFileKey, Password, PlainFileKey, PublicKeyContainer, UserKeyPair,
+    UserKeyPairContainer, UserKeyPairVersion, UserPublicKey, decrypt_seekable, decrypt_stream,
+    decrypt_to_path, encrypt_stream,
 };
 
 use crate::cli::{
@@ -132,7 +132,7 @@ pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), CliError> {
     let input = open_input(&args.input)?;
     let mut key_file = atomic(&args.file_key_out)?;
     let (file_key, ciphertext) = if is_stdio(&args.out) {
-        (encrypt_stream(input, io::stdout().lock())?, None)
+        (encrypt_stream(input, stdout_sink())?, None)
     } else {
         let mut out = atomic(&args.out)?;
         (encrypt_stream(input, out.file())?, Some(out))
@@ -166,16 +166,67 @@ fn unwrap(
 
 pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), CliError> {
     let file_key = unwrap(&args.keypair, &args.file_key, &args.password)?;
-    let mut input = open_input(&args.input)?;
-    if is_stdio(&args.out) {
-        // Streamed: the consumer sees unauthenticated plaintext and must check the exit status.
-        let mut writer = DecryptingWriter::new(io::stdout().lock(), &file_key);
-        io::copy(&mut input, &mut writer).map_err(dracoon_crypto::Error::from)?;
-        drop(writer.finish()?);
-    } else {
-        decrypt_to_path(input, &args.out, &file_key)?;
+    if !is_stdio(&args.out) {
+        // The file appears only after the tag verified (one pass into a temporary file).
+        decrypt_to_path(open_input(&args.input)?, &args.out, &file_key)?;
+        return Ok(());
     }
+    // Not one plaintext byte reaches stdout before the tag verified: a regular file is read
+    // twice (GHASH, then decryption), anything else is spooled first.
+    let mut stdout = stdout_sink();
+    let input = if is_stdio(&args.input) {
+        stdin_source()
+    } else {
+        Source::from_file(File::open(&args.input).map_err(CliError::io(&args.input))?)
+    };
+    match input {
+        Source::Seekable(file) => decrypt_seekable(file, &mut stdout, &file_key)?,
+        Source::Stream(reader) => decrypt_stream(reader, &mut stdout, &file_key)?,
+    };
     Ok(())
+}
+
+/// An input: a regular file (read twice) or a stream (spooled).
+enum Source {
+    Seekable(File),
+    Stream(Box<dyn Read>),
+}
+
+impl Source {
+    fn from_file(file: File) -> Source {
+        match file.metadata() {
+            Ok(m) if m.is_file() => Source::Seekable(file),
+            _ => Source::Stream(Box::new(file)),
+        }
+    }
+}
+
+/// Standard input: a regular file when it was redirected from one (`< FILE`), else a stream.
+fn stdin_source() -> Source {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() {
+            return Source::from_file(File::from(fd));
+        }
+    }
+    Source::Stream(Box::new(io::stdin().lock()))
+}
+
+/// Standard output for bulk data, unbuffered: straight to the file descriptor on Unix (no line
+/// buffering to scan through), else the locked `Stdout`.
+pub(crate) fn stdout_sink() -> Box<dyn Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let mut out = io::stdout().lock();
+        if out.flush().is_ok()
+            && let Ok(fd) = out.as_fd().try_clone_to_owned()
+        {
+            return Box::new(File::from(fd));
+        }
+    }
+    Box::new(io::stdout().lock())
 }
 
 pub(crate) fn wrap_key(args: &WrapKeyArgs) -> Result<(), CliError> {

@@ -26,6 +26,10 @@ pub(crate) trait GcmBackend {
     /// Absorbs `data` (ciphertext, a multiple of 16 bytes) into GHASH and decrypts it in place.
     fn decrypt_blocks(&mut self, data: &mut [u8]);
 
+    /// Absorbs `data` (ciphertext, a multiple of 16 bytes) into GHASH only, leaving it and the
+    /// counter alone: the tag check of a verify-then-decrypt pass.
+    fn ghash_blocks(&mut self, data: &[u8]);
+
     /// Returns the keystream of the next counter block (for a final partial block).
     fn keystream_block(&mut self) -> [u8; 16];
 
@@ -85,6 +89,15 @@ impl GcmBackend for Backend {
             Backend::Soft(b) => b.decrypt_blocks(data),
             #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
             Backend::Vaes(b) => b.decrypt_blocks(data),
+        }
+    }
+
+    #[inline]
+    fn ghash_blocks(&mut self, data: &[u8]) {
+        match self {
+            Backend::Soft(b) => b.ghash_blocks(data),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Vaes(b) => b.ghash_blocks(data),
         }
     }
 

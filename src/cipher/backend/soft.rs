@@ -56,6 +56,11 @@ impl GcmBackend for Soft {
         }
     }
 
+    fn ghash_blocks(&mut self, data: &[u8]) {
+        let (blocks, _) = Block::slice_as_chunks(data);
+        self.ghash.update(blocks);
+    }
+
     fn keystream_block(&mut self) -> [u8; 16] {
         let mut block = Block::default();
         self.ctr.write_keystream_block(&mut block);

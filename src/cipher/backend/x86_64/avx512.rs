@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::*;
 
-use super::common::{POLY, load128, rev128, store128};
+use super::common::{POLY, ghash_one, load128, rev128, store128};
 use super::{LAG, STRIDE, State};
 
 /// Registers per stride.
@@ -406,6 +406,35 @@ pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, data: &mut [u8]) {
         );
     }
     store128(&mut st.acc, acc);
+}
+
+/// Absorbs the whole blocks of `data` (ciphertext) into the GHASH accumulator, without
+/// decrypting anything: the first pass of a verify-then-decrypt. Whole strides go through the
+/// aggregated multiply of [`ghash_stride`]; the last few blocks one at a time.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
+pub(super) fn ghash_only(st: &mut State, data: &[u8]) {
+    let blocks = data.len() / 16;
+    // No round keys are needed (nor loaded): GHASH only.
+    let r = Regs {
+        rk: [_mm512_setzero_si512(); 15],
+        rev: rev_mask(),
+    };
+    // SAFETY: `hpow` has STRIDE + 4 blocks, so blocks 0..STRIDE are in bounds.
+    let h = unsafe { load_stride(st.hpow.as_flattened(), 0) };
+    let mut acc = load128(&st.acc);
+    let mut done = 0;
+    while done + STRIDE <= blocks {
+        // SAFETY: blocks done..done + STRIDE are within `data` (loop condition).
+        acc = ghash_stride::<false>(&r, &h, acc, &unsafe { load_stride(data, done) });
+        done += STRIDE;
+    }
+    store128(&mut st.acc, acc);
+    let h1 = st.hpow[STRIDE - 1];
+    for block in data[done * 16..blocks * 16].chunks_exact(16) {
+        if let Ok(block) = <&[u8; 16]>::try_from(block) {
+            ghash_one(&h1, &mut st.acc, block);
+        }
+    }
 }
 
 /// The last 1..STRIDE blocks (`data.len()` = 16 * n): CTR and GHASH four blocks at a time,

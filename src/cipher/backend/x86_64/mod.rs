@@ -187,6 +187,16 @@ impl VaesGcm {
         }
     }
 
+    /// Absorbs the whole blocks of `data` (ciphertext) into GHASH without decrypting them.
+    pub(crate) fn ghash_blocks(&mut self, data: &[u8]) {
+        match self.isa {
+            // SAFETY: the token proves the features `avx512::ghash_only` enables.
+            Isa::Avx512(Avx512Cpu(())) => unsafe { avx512::ghash_only(&mut self.st, data) },
+            // SAFETY: the token proves the features `avx2::ghash_only` enables.
+            Isa::Avx2(Avx2Cpu(())) => unsafe { avx2::ghash_only(&mut self.st, data) },
+        }
+    }
+
     /// The keystream of the next counter block.
     pub(crate) fn keystream_block(&mut self) -> [u8; 16] {
         let mut block = [0u8; 16];
@@ -239,18 +249,32 @@ mod tests {
     use aes_gcm::aead::AeadInOut;
     use proptest::prelude::*;
 
+    /// Kernel sets that must be tested here: `DRACOON_CRYPTO_REQUIRE_SIMD`, a comma-separated
+    /// list (`avx512`, `avx2`). `.ci/run` sets it from `/proc/cpuinfo`, so a fast path the CPU
+    /// has can never go untested by a detection bug.
+    fn required(name: &str) -> bool {
+        std::env::var("DRACOON_CRYPTO_REQUIRE_SIMD")
+            .is_ok_and(|v| v.split(',').any(|s| s.trim() == name))
+    }
+
     /// Every kernel set this CPU runs, with a note on stderr for each one it cannot (whose
-    /// tests are then skipped, not failed).
+    /// tests are then skipped, not failed, unless [`required`]).
     fn isas() -> Vec<Isa> {
         let mut isas = Vec::new();
         match Avx512Cpu::detect() {
             Some(cpu) => isas.push(Isa::Avx512(cpu)),
+            None if required("avx512") => {
+                panic!("DRACOON_CRYPTO_REQUIRE_SIMD names avx512, but it was not detected")
+            }
             None => {
                 eprintln!("skipped: no AVX-512 + VAES + VPCLMULQDQ here, avx512 kernels untested")
             }
         }
         match Avx2Cpu::detect() {
             Some(cpu) => isas.push(Isa::Avx2(cpu)),
+            None if required("avx2") => {
+                panic!("DRACOON_CRYPTO_REQUIRE_SIMD names avx2, but it was not detected")
+            }
             None => eprintln!("skipped: no AVX2 + VAES + VPCLMULQDQ here, avx2 kernels untested"),
         }
         isas
@@ -308,6 +332,26 @@ mod tests {
         }
         let len = buf.len() as u64;
         (buf, b.fin(len))
+    }
+
+    /// The tag of ciphertext `ct` from GHASH alone, in whole-block calls of `calls` blocks
+    /// (cycled), then the final partial block zero-padded.
+    fn ghash_only(mut b: VaesGcm, ct: &[u8], calls: &[usize]) -> [u8; 16] {
+        let whole = ct.len() / 16 * 16;
+        let mut pos = 0;
+        let mut sizes = calls.iter().cycle();
+        while pos < whole {
+            let n = sizes.next().map_or(usize::MAX, |&n| n.max(1));
+            let end = whole.min(pos.saturating_add(n.saturating_mul(16)));
+            b.ghash_blocks(&ct[pos..end]);
+            pos = end;
+        }
+        if whole < ct.len() {
+            let mut last = [0u8; 16];
+            last[..ct.len() - whole].copy_from_slice(&ct[whole..]);
+            b.ghash_block(&last);
+        }
+        b.tag(ct.len() as u64)
     }
 
     /// The backend operations, so one driver serves `Soft` and the fast path.
@@ -376,6 +420,11 @@ mod tests {
                 (back, tag),
                 (pt.clone(), expect.1),
                 "{name} decrypt len {len} calls {calls:?}"
+            );
+            assert_eq!(
+                ghash_only(fast(isa, key, iv), &expect.0, calls),
+                expect.1,
+                "{name} GHASH-only len {len} calls {calls:?}"
             );
         }
     }

@@ -146,13 +146,36 @@ pub(crate) fn read_some(input: &mut impl Read, buf: &mut [u8]) -> Result<usize> 
     }
 }
 
-/// A file written under a temporary name beside its target and renamed over it on
-/// [`AtomicFile::commit`]; dropped without commit, the temporary file is deleted.
+/// A file that appears at its target path only when complete: [`AtomicFile::commit`] syncs its
+/// data, moves it into place with one atomic rename and syncs the directory, so after a crash
+/// the target holds either its old content or the whole new one. Dropped without commit,
+/// nothing remains.
 ///
-/// The file is created with mode 0600 on Unix (it may hold plaintext).
+/// On Linux the file is created without a name (`O_TMPFILE`) in the target's directory and
+/// gets one only at commit, so a process killed while writing (plaintext, say) leaves no file
+/// behind at all. Elsewhere, or where the file system lacks `O_TMPFILE`, it is written under a
+/// temporary name beside the target (`.NAME.XXXXXX.part`), removed when dropped. Either way it
+/// is created with mode 0600 on Unix.
+///
+/// ```
+/// use std::io::Write;
+/// use dracoon_crypto::AtomicFile;
+///
+/// let dir = tempfile::tempdir()?;
+/// let target = dir.path().join("report.txt");
+/// let mut out = AtomicFile::new(&target)?;
+/// out.file().write_all(b"all or nothing")?;
+/// assert!(!target.exists());
+/// out.commit()?;
+/// assert_eq!(std::fs::read(&target)?, b"all or nothing");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct AtomicFile {
-    tmp: tempfile::NamedTempFile,
+    file: File,
+    /// `None` for an unnamed (`O_TMPFILE`) file; else the temporary name, removed on drop.
+    tmp: Option<tempfile::TempPath>,
+    dir: std::path::PathBuf,
     target: std::path::PathBuf,
 }
 
@@ -166,31 +189,113 @@ impl AtomicFile {
         let name = target
             .file_name()
             .ok_or(Error::InvalidArgument("output path has no file name"))?;
-        let mut prefix = std::ffi::OsString::from(".");
-        prefix.push(name);
-        prefix.push(".");
-        let tmp = tempfile::Builder::new()
-            .prefix(&prefix)
+        #[cfg(target_os = "linux")]
+        if let Some(file) = unnamed::create(dir) {
+            return Ok(AtomicFile {
+                file,
+                tmp: None,
+                dir: dir.to_path_buf(),
+                target: target.to_path_buf(),
+            });
+        }
+        let (file, path) = tempfile::Builder::new()
+            .prefix(&temp_prefix(name))
             .suffix(".part")
-            .tempfile_in(dir)?;
+            .tempfile_in(dir)?
+            .into_parts();
         Ok(AtomicFile {
-            tmp,
+            file,
+            tmp: Some(path),
+            dir: dir.to_path_buf(),
             target: target.to_path_buf(),
         })
     }
 
-    /// The temporary file to write to.
+    /// The file to write to.
     pub fn file(&mut self) -> &mut File {
-        self.tmp.as_file_mut()
+        &mut self.file
     }
 
-    /// Syncs the data to disk and renames the file to its target.
+    /// Syncs the data to disk, renames the file to its target and syncs the directory.
     pub fn commit(self) -> Result<()> {
-        self.tmp.as_file().sync_all()?;
-        self.tmp
-            .persist(&self.target)
-            .map_err(|e| Error::Io(e.error))?;
-        Ok(())
+        self.file.sync_all()?;
+        match self.tmp {
+            Some(path) => path.persist(&self.target).map_err(|e| Error::Io(e.error))?,
+            #[cfg(target_os = "linux")]
+            None => unnamed::link_over(&self.file, &self.dir, &self.target)?,
+            #[cfg(not(target_os = "linux"))]
+            None => return Err(Error::InvalidArgument("unnamed files exist only on Linux")),
+        }
+        sync_dir(&self.dir)
+    }
+}
+
+/// `.NAME.`: the prefix of temporary names beside a target called NAME.
+fn temp_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    prefix
+}
+
+/// Makes a rename in `dir` durable (Unix; elsewhere the rename is all there is).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Unnamed files on Linux: `O_TMPFILE`, then `linkat` through `/proc/self/fd` at commit.
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+
+    /// An unnamed file in `dir`, or `None` where the file system (or a missing `/proc`, which
+    /// `link_over` needs) rules it out; the caller then falls back to a named one.
+    pub(super) fn create(dir: &Path) -> Option<File> {
+        if !Path::new("/proc/self/fd").is_dir() {
+            return None;
+        }
+        let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+        rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o600))
+            .ok()
+            .map(File::from)
+    }
+
+    /// Gives `file` a temporary name in `dir`, then renames it over `target`.
+    pub(super) fn link_over(file: &File, dir: &Path, target: &Path) -> std::io::Result<()> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let name = target.file_name().unwrap_or_default();
+        let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+        for _ in 0..64 {
+            let mut tmp = super::temp_prefix(name);
+            tmp.push(format!(
+                "{}-{}.part",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            ));
+            let tmp = dir.join(tmp);
+            match rustix::fs::linkat(CWD, source.as_str(), CWD, &tmp, AtFlags::SYMLINK_FOLLOW) {
+                Ok(()) => {
+                    return std::fs::rename(&tmp, target).inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    });
+                }
+                Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "no free temporary name beside the output file",
+        ))
     }
 }
 
@@ -229,6 +334,56 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// While an output is being written, its directory holds no trace of it on Linux (a
+    /// killed process leaves nothing); after commit exactly the target; without commit
+    /// nothing. The old target stays until the rename.
+    #[test]
+    fn atomic_file_leaves_nothing_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let target = dir.path().join("out.bin");
+        std::fs::write(&target, b"old").unwrap();
+        let mut f = AtomicFile::new(&target).unwrap();
+        f.file().write_all(b"plaintext in progress").unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(entries(), ["out.bin"], "no named temporary file on Linux");
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        f.commit().unwrap();
+        assert_eq!(entries(), ["out.bin"]);
+        assert_eq!(std::fs::read(&target).unwrap(), b"plaintext in progress");
+
+        let other = dir.path().join("never.bin");
+        let mut f = AtomicFile::new(&other).unwrap();
+        f.file().write_all(b"abandoned").unwrap();
+        drop(f);
+        assert_eq!(entries(), ["out.bin"]);
+
+        // A target in the current directory (no parent component) works too.
+        assert!(AtomicFile::new(Path::new("")).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("secret.bin");
+        let mut f = AtomicFile::new(&target).unwrap();
+        assert_eq!(f.file().metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        f.commit().unwrap();
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

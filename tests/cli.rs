@@ -691,3 +691,119 @@ fn streaming_memory_is_bounded() {
         "encrypt {enc_rss} KiB, decrypt {dec_rss} KiB"
     );
 }
+
+/// CLI.md Guarantees: a progress bar on stderr when stderr is a terminal (a real
+/// pseudo-terminal here), nothing when it is a pipe, nothing with `--quiet`; stdout carries only
+/// the result either way.
+#[cfg(target_os = "linux")]
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read;
+
+    /// Runs `args` with stderr on a fresh pty and returns (status, what the terminal showed).
+    fn on_pty(args: &[&str]) -> (std::process::ExitStatus, String) {
+        let master =
+            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("a pty");
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().unwrap())
+            .unwrap();
+        let mut child = cmd(args)
+            .env("DRACOON_CRYPTO_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .unwrap();
+        let mut master = std::fs::File::from(master);
+        let reader = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Reading the master fails with EIO once the last slave is closed.
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&seen).into_owned()
+        });
+        let status = child.wait().unwrap();
+        (status, reader.join().unwrap())
+    }
+
+    let (_kdir, kp) = key_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.bin");
+    std::fs::write(&plain, vec![7u8; 3 << 20]).unwrap();
+    let (cipher, efk, out) = (
+        dir.path().join("c.bin"),
+        dir.path().join("k.json"),
+        dir.path().join("o.bin"),
+    );
+    let encrypt = [
+        "encrypt",
+        "--public-key",
+        p(kp),
+        "--in",
+        p(&plain),
+        "--out",
+        p(&cipher),
+        "--file-key-out",
+        p(&efk),
+    ];
+    let (status, shown) = on_pty(&encrypt);
+    assert!(status.success(), "{shown}");
+    assert!(
+        shown.contains("encrypting"),
+        "no bar on the terminal: {shown:?}"
+    );
+    assert!(
+        shown.contains("3.00 MiB"),
+        "the bar counts bytes: {shown:?}"
+    );
+    assert!(shown.contains("/s"), "the bar shows a rate: {shown:?}");
+
+    let decrypt = [
+        "decrypt",
+        "--keypair",
+        p(kp),
+        "--file-key",
+        p(&efk),
+        "--in",
+        p(&cipher),
+        "--out",
+        p(&out),
+    ];
+    let (status, shown) = on_pty(&decrypt);
+    assert!(status.success(), "{shown}");
+    assert!(
+        shown.contains("decrypting"),
+        "no bar on the terminal: {shown:?}"
+    );
+
+    // --quiet (before or after the subcommand): nothing on the terminal.
+    let mut quiet = vec!["--quiet"];
+    quiet.extend_from_slice(&decrypt);
+    let (status, shown) = on_pty(&quiet);
+    assert!(status.success());
+    assert!(shown.is_empty(), "--quiet drew {shown:?}");
+    let mut quiet = decrypt.to_vec();
+    quiet.push("-q");
+    let (status, shown) = on_pty(&quiet);
+    assert!(status.success());
+    assert!(shown.is_empty(), "-q drew {shown:?}");
+
+    // Piped stderr: silent.
+    let o = run(cmd(&decrypt).env("DRACOON_CRYPTO_PASSWORD", PASSWORD));
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty(), "piped stderr got {:?}", stderr(&o));
+    let o = run(&mut cmd(&encrypt));
+    assert!(o.status.success());
+    assert!(o.stderr.is_empty() && o.stdout.is_empty());
+}

@@ -380,7 +380,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("secret.bin");
         let mut f = AtomicFile::new(&target).unwrap();
-        assert_eq!(f.file().metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            f.file().metadata().unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         f.commit().unwrap();
         let mode = std::fs::metadata(&target).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);

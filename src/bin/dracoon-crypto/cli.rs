@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "dracoon-crypto", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
+    /// No progress bars (they go to stderr, and only when stderr is a terminal).
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

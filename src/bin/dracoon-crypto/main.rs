@@ -5,6 +5,7 @@ mod cli;
 mod error;
 mod net;
 mod offline;
+mod progress;
 
 use clap::Parser;
 
@@ -28,6 +29,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
 fn main() {
     // Usage errors exit with status 2 (clap's convention, as CLI.md requires).
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     if let Err(e) = run(&cli) {
         let line = e.to_string().replace(['\n', '\r'], " ");
         eprintln!("dracoon-crypto: error: {line}");

@@ -15,6 +15,7 @@ use crate::cli::{
     UnwrapKeyArgs, WrapKeyArgs,
 };
 use crate::error::CliError;
+use crate::progress::{Counted, Progress};
 
 /// Largest JSON input read (key pairs and file keys are a few KiB).
 const MAX_JSON_INPUT: u64 = 1024 * 1024;
@@ -129,7 +130,12 @@ pub(crate) fn check_keypair(args: &CheckKeypairArgs) -> Result<(), CliError> {
 
 pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), CliError> {
     let public = read_public_key(&args.public_key)?;
-    let input = open_input(&args.input)?;
+    let total = input_len(&args.input);
+    let progress = Progress::bytes("encrypting", total);
+    let input = Counted {
+        inner: open_input(&args.input)?,
+        progress: &progress,
+    };
     let mut key_file = atomic(&args.file_key_out)?;
     let (file_key, ciphertext) = if is_stdio(&args.out) {
         (encrypt_stream(input, stdout_sink())?, None)
@@ -146,7 +152,19 @@ pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), CliError> {
         out.commit()?;
     }
     key_file.commit()?;
+    progress.finish();
     Ok(())
+}
+
+/// The size of a regular input file, for the progress bar (`None` for stdin and pipes).
+fn input_len(path: &Path) -> Option<u64> {
+    if is_stdio(path) {
+        return None;
+    }
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len())
 }
 
 /// Unwraps the file key in `file_key_path` with the key pair in `keypair_path`. The versions
@@ -168,7 +186,13 @@ pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), CliError> {
     let file_key = unwrap(&args.keypair, &args.file_key, &args.password)?;
     if !is_stdio(&args.out) {
         // The file appears only after the tag verified (one pass into a temporary file).
-        decrypt_to_path(open_input(&args.input)?, &args.out, &file_key)?;
+        let progress = Progress::bytes("decrypting", input_len(&args.input));
+        let input = Counted {
+            inner: open_input(&args.input)?,
+            progress: &progress,
+        };
+        decrypt_to_path(input, &args.out, &file_key)?;
+        progress.finish();
         return Ok(());
     }
     // Not one plaintext byte reaches stdout before the tag verified: a regular file is read
@@ -180,9 +204,27 @@ pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), CliError> {
         Source::from_file(File::open(&args.input).map_err(CliError::io(&args.input))?)
     };
     match input {
-        Source::Seekable(file) => decrypt_seekable(file, &mut stdout, &file_key)?,
-        Source::Stream(reader) => decrypt_stream(reader, &mut stdout, &file_key)?,
-    };
+        Source::Seekable(file) => {
+            // Both passes read the file: the bar counts twice its size.
+            let total = file.metadata().ok().map(|m| 2 * m.len());
+            let progress = Progress::bytes("verifying, then decrypting", total);
+            let counted = Counted {
+                inner: file,
+                progress: &progress,
+            };
+            decrypt_seekable(counted, &mut stdout, &file_key)?;
+            progress.finish();
+        }
+        Source::Stream(reader) => {
+            let progress = Progress::bytes("spooling and verifying", None);
+            let counted = Counted {
+                inner: reader,
+                progress: &progress,
+            };
+            decrypt_stream(counted, &mut stdout, &file_key)?;
+            progress.finish();
+        }
+    }
     Ok(())
 }
 

@@ -64,6 +64,9 @@
 // `unsafe` is confined to the SIMD backend of the GCM core (src/cipher/backend), behind safe
 // wrappers and runtime CPU detection.
 #![deny(unsafe_code)]
+// docs.rs (and `RUSTDOCFLAGS="--cfg docsrs" cargo +nightly doc --all-features`) shows which
+// feature each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     missing_docs,
     unreachable_pub,

@@ -193,6 +193,9 @@ pub enum TransportErrorKind {
     InvalidResponse,
     /// The operation was cancelled by the caller.
     Cancelled,
+    /// The answer's body was larger than the step asked for (a range length, or the limit of
+    /// JSON answers); reading stopped there.
+    BodyTooLarge,
     /// Anything else (a request that cannot be built, a client misconfiguration, ...).
     Other,
 }
@@ -242,6 +245,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Io => "connection dropped",
             TransportErrorKind::InvalidResponse => "invalid response",
             TransportErrorKind::Cancelled => "cancelled",
+            TransportErrorKind::BodyTooLarge => "answer too large",
             TransportErrorKind::Other => "request failed",
         };
         if self.message.is_empty() {

@@ -269,6 +269,7 @@ mod transport_fake {
         fn send(
             &self,
             request: http::Request<Bytes>,
+            _limit: dracoon_crypto::transport::BodyLimit,
         ) -> Result<http::Response<Bytes>, TransportError> {
             let mut n = self.requests.lock().unwrap();
             *n += 1;

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 pub use container::{PrivateKeyContainer, PublicKeyContainer, UserKeyPairContainer};
 
-use crate::error::{Error, FileKeyProblem, KeyPairProblem, Result, VersionMismatch};
+use crate::error::{Error, FileKeyProblem, KeyPairProblem, Limit, Result, VersionMismatch};
 use crate::file_key::{EncryptedFileKey, KEY_LEN, PlainFileKey};
 use crate::secret::Password;
 use crate::version::UserKeyPairVersion;
@@ -277,6 +277,25 @@ impl UserPrivateKey {
     /// is accepted; an unencrypted key is [`KeyPairProblem::NotEncrypted`]; absurd KDF
     /// parameters are refused before any work ([`Error::LimitExceeded`]).
     pub fn unlock(container: &PrivateKeyContainer, password: &Password) -> Result<Self> {
+        Self::unlock_capped(container, password, None)
+    }
+
+    /// [`UserPrivateKey::unlock`] for a container a server handed out: refused with
+    /// [`Error::LimitExceeded`] before any key derivation when its PBKDF2 iteration count is
+    /// above the server cap (2,000,000, against 10,000,000 for local files).
+    #[cfg(feature = "transport")]
+    pub(crate) fn unlock_from_server(
+        container: &PrivateKeyContainer,
+        password: &Password,
+    ) -> Result<Self> {
+        Self::unlock_capped(container, password, Some(pkcs8::MAX_SERVER_ITERATIONS))
+    }
+
+    fn unlock_capped(
+        container: &PrivateKeyContainer,
+        password: &Password,
+        max_iterations: Option<u32>,
+    ) -> Result<Self> {
         let pem = pem::decode(&container.private_key)?;
         match pem.label {
             pem::LABEL_ENCRYPTED_PRIVATE_KEY => {}
@@ -286,6 +305,11 @@ impl UserPrivateKey {
             _ => return Err(invalid(KeyPairProblem::Pem)),
         }
         let info = pkcs8::EncryptedPrivateKeyInfo::parse(&pem.der)?;
+        if max_iterations.is_some_and(|max| info.iterations > max) {
+            return Err(Error::LimitExceeded(Limit::IterationCount {
+                found: u64::from(info.iterations),
+            }));
+        }
         let key = pkcs8::decrypt(&info, password)?;
         Self::new(container.version, key)
     }
@@ -497,9 +521,27 @@ impl UserKeyPair {
     /// first), [`Error::WrongPassword`], [`Error::InvalidKeyPair`] (malformed, or the halves do
     /// not belong together), [`Error::LimitExceeded`].
     pub fn unlock(container: &UserKeyPairContainer, password: &Password) -> Result<Self> {
+        Self::unlock_with(container, password, UserPrivateKey::unlock)
+    }
+
+    /// [`UserKeyPair::unlock`] for a container from a server (the lower PBKDF2 cap of
+    /// [`UserPrivateKey::unlock_from_server`]).
+    #[cfg(feature = "transport")]
+    pub(crate) fn unlock_from_server(
+        container: &UserKeyPairContainer,
+        password: &Password,
+    ) -> Result<Self> {
+        Self::unlock_with(container, password, UserPrivateKey::unlock_from_server)
+    }
+
+    fn unlock_with(
+        container: &UserKeyPairContainer,
+        password: &Password,
+        unlock: fn(&PrivateKeyContainer, &Password) -> Result<UserPrivateKey>,
+    ) -> Result<Self> {
         container.version()?;
         let public = UserPublicKey::from_container(&container.public_key_container)?;
-        let private = UserPrivateKey::unlock(&container.private_key_container, password)?;
+        let private = unlock(&container.private_key_container, password)?;
         if private.key.as_public_key() != &public.key {
             return Err(invalid(KeyPairProblem::Mismatch));
         }

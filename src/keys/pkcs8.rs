@@ -22,8 +22,13 @@ use crate::secret::Password;
 pub(crate) const WRITE_ITERATIONS: u32 = 1_300_000;
 /// Salt length written for new keys.
 pub(crate) const WRITE_SALT_LEN: usize = 20;
-/// Highest iteration count accepted; the SDKs write at most 1,300,000.
+/// Highest iteration count accepted in a local file; the SDKs write at most 1,300,000.
 pub(crate) const MAX_ITERATIONS: u64 = 10_000_000;
+/// Highest iteration count accepted in a container that comes from a server (key pairs the
+/// transport workflows unlock, share key pairs): a server cannot make a client run more than
+/// 2,000,000 iterations per container and password encoding (about 1.5x the SDKs' profile).
+#[cfg(feature = "transport")]
+pub(crate) const MAX_SERVER_ITERATIONS: u32 = 2_000_000;
 /// Accepted salt lengths (the SDKs wrote 8, 20 and 128 bytes).
 pub(crate) const SALT_LEN_RANGE: std::ops::RangeInclusive<usize> = 8..=1024;
 /// In fuzz builds (`cfg(fuzzing)`) key derivation runs at most this many iterations, so each

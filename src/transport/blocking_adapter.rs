@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::BlockingTransport;
+use std::io::Read;
+
+use super::{BlockingTransport, BodyLimit};
 use crate::error::{TransportError, TransportErrorKind};
 
 /// A [`BlockingTransport`] over `reqwest::blocking::Client` (rustls TLS). Use it as
@@ -16,17 +18,24 @@ pub struct BlockingReqwestTransport {
 }
 
 impl BlockingReqwestTransport {
-    /// A transport with a default client: 30 s connect timeout, 5 min per request.
+    /// A transport with a default client: 30 s connect timeout, 5 min per request, no
+    /// `Referer`, redirects followed only within the same origin
+    /// ([`same_origin_redirects`](super::same_origin_redirects)). Bodies stop at the step's
+    /// [`BodyLimit`].
     pub fn new() -> Result<Self, TransportError> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(300))
+            .referer(false)
+            .redirect(super::same_origin_redirects())
             .build()
             .map_err(map_error)?;
         Ok(BlockingReqwestTransport { client })
     }
 
-    /// A transport over a client configured by the caller.
+    /// A transport over a client configured by the caller: its redirect and `Referer`
+    /// settings are the caller's (see [`ReqwestTransport::with_client`](super::ReqwestTransport::with_client)
+    /// with feature `reqwest` for what to set).
     #[must_use]
     pub fn with_client(client: reqwest::blocking::Client) -> Self {
         BlockingReqwestTransport { client }
@@ -62,7 +71,11 @@ fn map_error(e: reqwest::Error) -> TransportError {
 }
 
 impl BlockingTransport for BlockingReqwestTransport {
-    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+        limit: BodyLimit,
+    ) -> Result<http::Response<Bytes>, TransportError> {
         let (parts, body) = request.into_parts();
         let url = parts.uri.to_string();
         let mut builder = self.client.request(parts.method, url.as_str());
@@ -74,8 +87,16 @@ impl BlockingTransport for BlockingReqwestTransport {
         if let Some(h) = out.headers_mut() {
             h.extend(response.headers().clone());
         }
-        let body = response.bytes().map_err(map_error)?;
-        out.body(body)
+        if let Some(n) = response.content_length() {
+            limit.check(n)?;
+        }
+        let mut body = Vec::new();
+        response
+            .take(limit.get().saturating_add(1))
+            .read_to_end(&mut body)
+            .map_err(|e| TransportError::new(TransportErrorKind::Io, e.to_string()))?;
+        limit.check(body.len() as u64)?;
+        out.body(Bytes::from(body))
             .map_err(|_| TransportError::new(TransportErrorKind::InvalidResponse, "bad answer"))
     }
 }

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::models::ErrorResponse;
 use super::retry::RetryPolicy;
 use super::util::{retry_after, shorten};
-use super::{Transport, distribute::Skipped};
+use super::{BodyLimit, Transport, distribute::Skipped};
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 
 /// Something a workflow reports while it runs (for logs and progress displays).
@@ -121,6 +121,8 @@ pub(crate) struct Call {
     pub(crate) idempotent: bool,
     /// A presigned storage URL: its answers are not DRACOON's and are not parsed.
     pub(crate) presigned: bool,
+    /// The most bytes of answer body this step accepts.
+    pub(crate) limit: BodyLimit,
     pub(crate) step: &'static str,
 }
 
@@ -137,6 +139,7 @@ impl Call {
             json: false,
             idempotent,
             presigned: false,
+            limit: BodyLimit::JSON,
             step,
         }
     }
@@ -152,8 +155,15 @@ impl Call {
             json: false,
             idempotent: true,
             presigned: false,
+            limit: BodyLimit::JSON,
             step,
         }
+    }
+
+    /// Accepts at most `limit` bytes of answer body.
+    pub(crate) fn limit(mut self, limit: BodyLimit) -> Self {
+        self.limit = limit;
+        self
     }
 
     pub(crate) fn presigned(mut self) -> Self {
@@ -200,6 +210,24 @@ impl Call {
     }
 }
 
+/// `https://`, or `http://` to a loopback host.
+fn scheme_allowed(uri: &http::Uri) -> bool {
+    match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => uri.host().is_some_and(is_loopback),
+        _ => false,
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1` (as `[::1]` in a URI).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 pub(crate) fn invalid(step: &str, what: &str) -> Error {
     Error::Transport(TransportError::new(
         TransportErrorKind::InvalidResponse,
@@ -210,13 +238,36 @@ pub(crate) fn invalid(step: &str, what: &str) -> Error {
 impl<T: Transport> Client<T> {
     /// A client for the server at `base_url` (e.g. `https://dracoon.example`; a trailing `/` is
     /// ignored). Without a token it can only use public endpoints (shares).
+    ///
+    /// The URL must be `https://`; plain `http://` (which would carry the bearer token and
+    /// file keys' traffic in clear) only to a loopback host (`localhost`, `127.0.0.0/8`,
+    /// `[::1]`), for tests. URLs the server hands out later (upload, download, S3) follow the
+    /// same rule.
+    ///
+    /// ```
+    /// use dracoon_crypto::transport::{Blocking, Client};
+    /// use dracoon_crypto::{Error, TransportError};
+    /// let t = |_r: http::Request<bytes::Bytes>| -> Result<http::Response<bytes::Bytes>, TransportError> {
+    ///     Ok(http::Response::new(bytes::Bytes::new()))
+    /// };
+    /// assert!(Client::new(Blocking(t), "https://dracoon.example").is_ok());
+    /// assert!(Client::new(Blocking(t), "http://127.0.0.1:8080").is_ok());
+    /// assert!(matches!(
+    ///     Client::new(Blocking(t), "http://dracoon.example"),
+    ///     Err(Error::InvalidArgument(_))
+    /// ));
+    /// ```
     pub fn new(transport: T, base_url: &str) -> Result<Self> {
         let base = base_url.trim().trim_end_matches('/').to_owned();
-        let ok = (base.starts_with("http://") || base.starts_with("https://"))
-            && base.parse::<http::Uri>().is_ok();
-        if !ok {
+        let uri = base.parse::<http::Uri>().ok().filter(|u| u.host().is_some());
+        let Some(uri) = uri else {
             return Err(Error::InvalidArgument(
-                "the server URL must be an http:// or https:// URL",
+                "the server URL must be an https:// URL",
+            ));
+        };
+        if !scheme_allowed(&uri) {
+            return Err(Error::InvalidArgument(
+                "the server URL must be https:// (http:// only to a loopback address)",
             ));
         }
         Ok(Client {
@@ -275,6 +326,15 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// Runs CPU-heavy or blocking `work` through the transport's [`Transport::offload`].
+    pub(crate) async fn offload<R, F>(&self, work: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        Ok(self.transport.offload(work).await?)
+    }
+
     pub(crate) async fn sleep(&self, d: Duration) {
         self.transport.sleep(d).await;
     }
@@ -293,6 +353,12 @@ impl<T: Transport> Client<T> {
         let uri: http::Uri = uri.parse().map_err(|_| bad())?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(invalid(call.step, "the server handed out a non-HTTP URL"));
+        }
+        if !scheme_allowed(&uri) {
+            return Err(invalid(
+                call.step,
+                "the server handed out an http:// URL to a non-loopback host",
+            ));
         }
         let mut req = http::Request::builder()
             .method(call.method.clone())
@@ -325,7 +391,13 @@ impl<T: Transport> Client<T> {
         let mut retry = 0u32;
         loop {
             let request = self.build(call)?;
-            let (err, retryable, after) = match self.transport.send(request).await {
+            let answer = self
+                .transport
+                .send(request, call.limit)
+                .await
+                // Whatever the transport did, no workflow sees more than the step asked for.
+                .and_then(|resp| call.limit.check(resp.body().len() as u64).map(|()| resp));
+            let (err, retryable, after) = match answer {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();

@@ -19,6 +19,9 @@ use crate::version::{EncryptedFileKeyVersion, UserKeyPairVersion};
 pub(crate) const PAGE: i64 = 100;
 /// Keys per `POST /nodes/files/keys`.
 const POST_BATCH: usize = 500;
+/// The most wrapped file keys tried (and kept) per file in [`Client::distribute_missing_keys`]:
+/// a server listing a file's key many times over cannot multiply the RSA work.
+pub const MAX_CANDIDATE_KEYS_PER_FILE: usize = 4;
 
 /// Unlocked key pairs to unwrap file keys with: the user's own key pairs (current and
 /// previous), or a room's or the system's rescue key pairs. Each key pair is unlocked once, when
@@ -26,8 +29,10 @@ const POST_BATCH: usize = 500;
 ///
 /// A file key is unwrapped with a key pair of the matching version (FORMAT.md §1.2); when
 /// several match (a preserved previous key pair of the same version), each is tried.
+#[derive(Clone)]
 pub struct KeyRing {
-    pairs: Vec<UserKeyPair>,
+    /// Shared, so that offloaded RSA work can hold the ring without copying private keys.
+    pairs: std::sync::Arc<Vec<UserKeyPair>>,
 }
 
 impl fmt::Debug for KeyRing {
@@ -49,7 +54,9 @@ impl KeyRing {
     /// A ring of already unlocked key pairs.
     #[must_use]
     pub fn new(pairs: Vec<UserKeyPair>) -> Self {
-        KeyRing { pairs }
+        KeyRing {
+            pairs: std::sync::Arc::new(pairs),
+        }
     }
 
     /// The key pairs.
@@ -79,7 +86,7 @@ impl KeyRing {
     /// Unwraps `file_key` with the first key pair of its version that can.
     pub fn unwrap_file_key(&self, file_key: &EncryptedFileKey) -> Result<PlainFileKey> {
         let mut last = None;
-        for pair in &self.pairs {
+        for pair in self.pairs.iter() {
             if pair.version() != file_key.version().key_pair_version() {
                 continue;
             }
@@ -376,7 +383,8 @@ fn index_page(resp: MissingKeysResponse) -> Page {
         match file {
             Lenient::Valid(f) => {
                 let keys = page.files.entry(f.id).or_default();
-                if !keys.contains(&f.file_key_container) {
+                if keys.len() < MAX_CANDIDATE_KEYS_PER_FILE && !keys.contains(&f.file_key_container)
+                {
                     keys.push(f.file_key_container);
                 }
             }
@@ -483,16 +491,18 @@ impl<T: Transport> Client<T> {
                 todo.push(pair);
             }
 
-            // Unwrap each file key not unwrapped yet (in parallel).
+            // Unwrap each file key not unwrapped yet (in parallel, off the executor).
             let mut to_unwrap: Vec<(i64, Vec<EncryptedFileKey>)> = Vec::new();
+            let mut queued: HashSet<i64> = HashSet::new();
             for &(file, user) in &todo {
-                if plain.contains_key(&file) || to_unwrap.iter().any(|(f, _)| *f == file) {
+                if plain.contains_key(&file) || queued.contains(&file) {
                     continue;
                 }
                 let listed = page.files.get(&file).map(Vec::as_slice).unwrap_or_default();
                 let usable: Vec<EncryptedFileKey> = listed
                     .iter()
                     .filter(|k| keys.can_unwrap(k.version()))
+                    .take(MAX_CANDIDATE_KEYS_PER_FILE)
                     .cloned()
                     .collect();
                 if usable.is_empty() {
@@ -508,24 +518,33 @@ impl<T: Transport> Client<T> {
                     self.skip(&mut report, Some(file), Some(user), reason);
                     continue;
                 }
+                queued.insert(file);
                 to_unwrap.push((file, usable));
             }
-            let unwrapped = par_map(&to_unwrap, |(_, candidates)| {
-                candidates.iter().find_map(|k| keys.unwrap_file_key(k).ok())
-            });
-            for ((file, _), key) in to_unwrap.iter().zip(unwrapped) {
-                plain.insert(*file, key);
+            if !to_unwrap.is_empty() {
+                let ring = keys.clone();
+                let (to_unwrap, unwrapped) = self
+                    .offload(move || {
+                        let keys = par_map(&to_unwrap, |(_, candidates)| {
+                            candidates.iter().find_map(|k| ring.unwrap_file_key(k).ok())
+                        });
+                        (to_unwrap, keys)
+                    })
+                    .await?;
+                for ((file, _), key) in to_unwrap.iter().zip(unwrapped) {
+                    plain.insert(*file, key);
+                }
             }
 
-            // Wrap for every public key of every target user (in parallel).
-            let mut wrap_jobs: Vec<(i64, i64, &UserPublicKey)> = Vec::new();
+            // Wrap for every public key of every target user (in parallel, off the executor).
+            let mut wrap_jobs: Vec<(i64, i64, UserPublicKey, PlainFileKey)> = Vec::new();
             let mut pairs_in_round: Vec<(i64, i64)> = Vec::new();
             for &(file, user) in &todo {
                 if unservable.contains(&(file, user)) {
                     continue;
                 }
-                match plain.get(&file) {
-                    Some(Some(_)) => {}
+                let key = match plain.get(&file) {
+                    Some(Some(k)) => k,
                     Some(None) => {
                         unservable.insert((file, user));
                         self.skip(
@@ -537,7 +556,7 @@ impl<T: Transport> Client<T> {
                         continue;
                     }
                     None => continue,
-                }
+                };
                 let Some(pubs) = page.users.get(&user).filter(|v| !v.is_empty()) else {
                     let reason = match page.user_problems.get(&user) {
                         Some(p) => SkipReason::UnreadablePublicKey(p.clone()),
@@ -549,18 +568,21 @@ impl<T: Transport> Client<T> {
                 };
                 pairs_in_round.push((file, user));
                 for pk in pubs {
-                    wrap_jobs.push((file, user, pk));
+                    wrap_jobs.push((file, user, pk.clone(), key.clone()));
                 }
             }
-            let wrapped = par_map(&wrap_jobs, |(file, _, pk)| {
-                plain
-                    .get(file)
-                    .and_then(Option::as_ref)
-                    .and_then(|k| pk.wrap_file_key(k).ok())
-            });
+            let (wrap_jobs, wrapped) = if wrap_jobs.is_empty() {
+                (wrap_jobs, Vec::new())
+            } else {
+                self.offload(move || {
+                    let wrapped = par_map(&wrap_jobs, |(_, _, pk, key)| pk.wrap_file_key(key).ok());
+                    (wrap_jobs, wrapped)
+                })
+                .await?
+            };
             let mut items = Vec::with_capacity(wrapped.len());
             let mut ok_pairs: HashSet<(i64, i64)> = HashSet::new();
-            for ((file, user, _), key) in wrap_jobs.iter().zip(wrapped) {
+            for ((file, user, _, _), key) in wrap_jobs.iter().zip(wrapped) {
                 if let Some(file_key) = key {
                     ok_pairs.insert((*file, *user));
                     items.push(UserFileKeySetRequest {

@@ -5,13 +5,15 @@ use std::path::Path;
 
 use http::{Method, StatusCode, header};
 
-use super::Transport;
+use super::{BodyLimit, Transport};
 use super::client::{Call, CancelFlag, Client, invalid};
 use super::distribute::KeyRing;
 use super::models::{DownloadTokenGenerateResponse, PublicDownloadTokenGenerateRequest};
 use super::upload::Progress;
 use super::util::{parse_content_range, seg};
-use crate::cipher::{AtomicFile, FileDecryptor};
+use zeroize::Zeroizing;
+
+use crate::cipher::{AtomicFile, CiphertextSpool, FileDecryptor};
 use crate::error::{Error, Result};
 use crate::file_key::{EncryptedFileKey, PlainFileKey};
 
@@ -89,7 +91,7 @@ impl<T: Transport> Client<T> {
                 // Never a password here: an encrypted share's password stays on the client.
                 let call = Call::api(
                     Method::POST,
-                    format!("/public/shares/downloads/{}", seg(access_key)),
+                    format!("/public/shares/downloads/{}", seg(access_key)?),
                     "get share download URL",
                 )
                 .public()
@@ -104,8 +106,9 @@ impl<T: Transport> Client<T> {
     }
 
     /// Downloads and decrypts file `file_id` into `path`. The plaintext is written to a
-    /// temporary file beside `path`, which is renamed to `path` only after the GCM tag verified;
-    /// on any failure `path` is untouched. Returns the number of bytes.
+    /// temporary file beside `path` (unnamed on Linux), which appears at `path` only after the
+    /// GCM tag verified; on any failure `path` is untouched. Decryption and file I/O run
+    /// through [`Transport::offload`]. Returns the number of bytes.
     pub async fn download_to_path(
         &self,
         file_id: i64,
@@ -120,7 +123,8 @@ impl<T: Transport> Client<T> {
     }
 
     /// Downloads and decrypts file `file_id` into memory; the plaintext is returned only after
-    /// the tag verified.
+    /// the tag verified. Every intermediate buffer that held plaintext (also unauthenticated
+    /// plaintext, on [`Error::BadFile`]) is wiped; the returned vector is the caller's.
     pub async fn download_to_vec(
         &self,
         file_id: i64,
@@ -128,23 +132,15 @@ impl<T: Transport> Client<T> {
         options: &DownloadOptions,
     ) -> Result<Vec<u8>> {
         let key = self.plain_file_key(file_id, keys).await?;
-        let mut out = Vec::new();
-        self.fetch_decrypt(
-            UrlSource::File(file_id),
-            &key,
-            &mut out,
-            options,
-            &mut |_| {},
-        )
-        .await?;
-        Ok(out)
+        self.fetch_to_vec(UrlSource::File(file_id), &key, options)
+            .await
     }
 
-    /// Downloads and decrypts file `file_id` into `writer`, streaming.
-    ///
-    /// **What reaches `writer` is unauthenticated until this returns `Ok`**: a modified file
-    /// gives [`Error::BadFile`] only at the end, after its plaintext was written. Prefer
-    /// [`Client::download_to_path`] or [`Client::download_to_vec`].
+    /// Downloads file `file_id`, checks its tag, and only then decrypts it into `writer`:
+    /// **`writer` receives no plaintext unless the file is authentic** (on [`Error::BadFile`]
+    /// it received nothing). The ciphertext is spooled meanwhile into an unnamed temporary file
+    /// ([`crate::CiphertextSpool`]), so memory stays bounded by one chunk; the final pass
+    /// writes into `writer` on the calling task.
     pub async fn download_to_writer<W: Write>(
         &self,
         file_id: i64,
@@ -154,7 +150,7 @@ impl<T: Transport> Client<T> {
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<u64> {
         let key = self.plain_file_key(file_id, keys).await?;
-        self.fetch_decrypt(UrlSource::File(file_id), &key, writer, options, progress)
+        self.fetch_to_writer(UrlSource::File(file_id), &key, writer, options, progress)
             .await
     }
 
@@ -166,16 +162,54 @@ impl<T: Transport> Client<T> {
         options: &DownloadOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<u64> {
-        let mut file = AtomicFile::new(path)?;
-        let n = self
-            .fetch_decrypt(source, key, file.file(), options, progress)
-            .await?;
-        file.commit()?;
-        Ok(n)
+        let path = path.to_path_buf();
+        let mut state = Some(
+            self.offload(move || AtomicFile::new(&path)).await??,
+        )
+        .map(|file| (file, FileDecryptor::new(key)));
+        let mut chunks = Chunks::new(self, source, options).await?;
+        while let Some(body) = chunks.next().await? {
+            let (mut file, mut dec) = state.take().ok_or(Error::InvalidArgument("lost state"))?;
+            let (file, dec, written) = self
+                .offload(move || {
+                    let mut buf = Zeroizing::new(body.to_vec());
+                    let r = dec
+                        .update_in_place(&mut buf)
+                        .and_then(|()| file.file().write_all(&buf).map_err(Error::Io));
+                    (file, dec, r)
+                })
+                .await?;
+            written?;
+            state = Some((file, dec));
+            progress(chunks.progress());
+        }
+        let (file, dec) = state.ok_or(Error::InvalidArgument("lost state"))?;
+        self.offload(move || dec.finalize().and_then(|()| file.commit()))
+            .await??;
+        Ok(chunks.offset)
     }
 
-    /// Ranged GETs from `offset` on, decrypting into `writer`; finalizes (checks the tag).
-    pub(crate) async fn fetch_decrypt<W: Write>(
+    pub(crate) async fn fetch_to_vec(
+        &self,
+        source: UrlSource<'_>,
+        key: &PlainFileKey,
+        options: &DownloadOptions,
+    ) -> Result<Vec<u8>> {
+        let mut dec = FileDecryptor::new(key);
+        let mut out = WipingBuf::default();
+        let mut chunks = Chunks::new(self, source, options).await?;
+        while let Some(body) = chunks.next().await? {
+            if let Some(t) = chunks.total {
+                out.reserve_total(t);
+            }
+            let piece = out.append(&body);
+            dec.update_in_place(piece)?;
+        }
+        dec.finalize()?;
+        Ok(out.into_inner())
+    }
+
+    pub(crate) async fn fetch_to_writer<W: Write>(
         &self,
         source: UrlSource<'_>,
         key: &PlainFileKey,
@@ -183,42 +217,131 @@ impl<T: Transport> Client<T> {
         options: &DownloadOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<u64> {
-        let chunk = options.chunk_size.max(1);
-        let mut url = self.download_url(source).await?;
-        let mut dec = FileDecryptor::new(key);
-        let mut offset: u64 = 0;
-        let mut total: Option<u64> = None;
-        let mut refreshed_at: Option<u64> = None;
+        let mut spool = CiphertextSpool::new(key)?;
+        let mut chunks = Chunks::new(self, source, options).await?;
+        while let Some(body) = chunks.next().await? {
+            spool.push(&body)?;
+            progress(chunks.progress());
+        }
+        spool.finish(writer)
+    }
+}
+
+/// A growing plaintext buffer whose every old allocation is wiped (a `Vec` that grows leaves
+/// its old contents in freed memory).
+#[derive(Default)]
+struct WipingBuf(Zeroizing<Vec<u8>>);
+
+impl WipingBuf {
+    /// Makes room for `total` bytes in all, once the size is known.
+    fn reserve_total(&mut self, total: u64) {
+        let want = usize::try_from(total).unwrap_or(usize::MAX);
+        if want > self.0.capacity() {
+            self.regrow(want);
+        }
+    }
+
+    fn regrow(&mut self, capacity: usize) {
+        let mut bigger = Zeroizing::new(Vec::with_capacity(capacity));
+        bigger.extend_from_slice(&self.0);
+        // The old buffer is wiped as it drops.
+        self.0 = bigger;
+    }
+
+    /// Appends `data` and returns the appended part, to decrypt in place.
+    fn append(&mut self, data: &[u8]) -> &mut [u8] {
+        let start = self.0.len();
+        let need = start.saturating_add(data.len());
+        if need > self.0.capacity() {
+            self.regrow(need.max(self.0.capacity().saturating_mul(2)));
+        }
+        self.0.extend_from_slice(data);
+        self.0.get_mut(start..).unwrap_or_default()
+    }
+
+    fn into_inner(mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.0)
+    }
+}
+
+/// The ranged GETs of one download, from offset 0 to the end, as a pull-based sequence of
+/// verified-length chunks (a new download URL is fetched when the old one stops working).
+pub(crate) struct Chunks<'a, 's, T> {
+    client: &'a Client<T>,
+    source: UrlSource<'s>,
+    options: &'a DownloadOptions,
+    url: String,
+    chunk: u64,
+    pub(crate) offset: u64,
+    pub(crate) total: Option<u64>,
+    refreshed_at: Option<u64>,
+    done: bool,
+}
+
+impl<'a, 's, T: Transport> Chunks<'a, 's, T> {
+    pub(crate) async fn new(
+        client: &'a Client<T>,
+        source: UrlSource<'s>,
+        options: &'a DownloadOptions,
+    ) -> Result<Self> {
+        Ok(Chunks {
+            client,
+            source,
+            options,
+            url: client.download_url(source).await?,
+            chunk: options.chunk_size.max(1),
+            offset: 0,
+            total: None,
+            refreshed_at: None,
+            done: false,
+        })
+    }
+
+    pub(crate) fn progress(&self) -> Progress {
+        Progress {
+            bytes: self.offset,
+            total: self.total,
+        }
+    }
+
+    /// The next chunk of ciphertext, or `None` at the end.
+    pub(crate) async fn next(&mut self) -> Result<Option<bytes::Bytes>> {
         loop {
-            if let Some(c) = &options.cancel {
+            if self.done || self.total.is_some_and(|t| self.offset >= t) {
+                return Ok(None);
+            }
+            if let Some(c) = &self.options.cancel {
                 c.check()?;
             }
-            if total.is_some_and(|t| offset >= t) {
-                break;
-            }
-            let mut end = offset.saturating_add(chunk - 1);
-            if let Some(t) = total {
+            let offset = self.offset;
+            let mut end = offset.saturating_add(self.chunk - 1);
+            if let Some(t) = self.total {
                 end = end.min(t - 1);
             }
-            let call = Call::url(Method::GET, url.clone(), "download chunk")
-                .header(header::RANGE, &format!("bytes={offset}-{end}"))?;
-            let resp = match self.execute(&call).await {
+            // The answer may hold at most the range asked for: a host that ignores `Range`
+            // cannot make us read (and hold) more than one chunk.
+            let call = Call::url(Method::GET, self.url.clone(), "download chunk")
+                .header(header::RANGE, &format!("bytes={offset}-{end}"))?
+                .limit(BodyLimit::bytes(end - offset + 1));
+            let resp = match self.client.execute(&call).await {
                 Ok(r) => r,
                 // The URL stopped working (expired or one-time token): get a new one, once per
                 // position.
                 Err(Error::Api {
                     status: 401 | 403 | 404 | 410,
                     ..
-                }) if offset > 0 && refreshed_at != Some(offset) => {
-                    refreshed_at = Some(offset);
-                    url = self.download_url(source).await?;
+                }) if offset > 0 && self.refreshed_at != Some(offset) => {
+                    self.refreshed_at = Some(offset);
+                    self.url = self.client.download_url(self.source).await?;
                     continue;
                 }
                 // Nothing to range over: an empty file.
-                Err(Error::Api { status: 416, .. }) if offset == 0 && total.is_none() => break,
+                Err(Error::Api { status: 416, .. }) if offset == 0 && self.total.is_none() => {
+                    self.done = true;
+                    return Ok(None);
+                }
                 Err(e) => return Err(e),
             };
-            let body = resp.body();
             let whole = match resp.status() {
                 StatusCode::PARTIAL_CONTENT => {
                     let cr = resp
@@ -231,41 +354,30 @@ impl<T: Transport> Client<T> {
                     // `last >= start` (parse_content_range); `+ 1` overflows for a range that
                     // ends at u64::MAX.
                     let len = (last - start).checked_add(1);
-                    if start != offset || len != Some(body.len() as u64) || last > end {
+                    if start != offset || len != Some(resp.body().len() as u64) || last > end {
                         return Err(invalid("download chunk", "range does not match request"));
                     }
                     if let Some(t) = t {
-                        if total.is_some_and(|old| old != t) || last >= t {
+                        if self.total.is_some_and(|old| old != t) || last >= t {
                             return Err(invalid("download chunk", "inconsistent total size"));
                         }
-                        total = Some(t);
+                        self.total = Some(t);
                     }
                     false
                 }
                 StatusCode::OK if offset == 0 => true,
                 _ => return Err(invalid("download chunk", "unexpected status")),
             };
+            let body = resp.into_body();
             if body.is_empty() && !whole {
                 return Err(invalid("download chunk", "empty partial answer"));
             }
-            let mut buf = body.to_vec();
-            dec.update_in_place(&mut buf)?;
-            writer.write_all(&buf).map_err(Error::Io)?;
-            offset += buf.len() as u64;
-            progress(Progress {
-                bytes: offset,
-                total,
-            });
-            if whole {
-                break;
+            self.offset += body.len() as u64;
+            // A whole answer, or a short chunk without an announced total, is the last one.
+            if whole || (self.total.is_none() && (body.len() as u64) < self.chunk) {
+                self.done = true;
             }
-            if total.is_none() && (buf.len() as u64) < chunk {
-                // No total announced: a short chunk is the last one.
-                break;
-            }
+            return Ok(Some(body));
         }
-        dec.finalize()?;
-        writer.flush().map_err(Error::Io)?;
-        Ok(offset)
     }
 }

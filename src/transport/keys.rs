@@ -1,6 +1,8 @@
 //! Key pair endpoints: the user's own, room rescue and system rescue key pairs, and building a
 //! [`KeyRing`] from them.
 
+use std::collections::HashMap;
+
 use http::Method;
 
 use super::Transport;
@@ -13,6 +15,10 @@ use crate::error::{Error, Result};
 use crate::keys::{UserKeyPair, UserKeyPairContainer};
 use crate::secret::Password;
 use crate::version::UserKeyPairVersion;
+
+/// The most key pairs of one version that [`Client::key_ring`] unlocks (the API keeps at most
+/// two per version: the current one and a preserved previous one).
+pub const MAX_KEY_PAIRS_PER_VERSION: usize = 4;
 
 fn version_query(path: &str, version: Option<UserKeyPairVersion>) -> String {
     match version {
@@ -216,9 +222,8 @@ impl<T: Transport> Client<T> {
         version: UserKeyPairVersion,
         rescue_password: &Password,
     ) -> Result<UserKeyPair> {
-        let pair = UserKeyPair::generate(version)?;
-        self.set_room_rescue_key_pair(room_id, &pair.to_container(rescue_password)?)
-            .await?;
+        let (pair, container) = self.generate_sealed(version, rescue_password).await?;
+        self.set_room_rescue_key_pair(room_id, &container).await?;
         Ok(pair)
     }
 
@@ -230,10 +235,25 @@ impl<T: Transport> Client<T> {
         version: UserKeyPairVersion,
         rescue_password: &Password,
     ) -> Result<UserKeyPair> {
-        let pair = UserKeyPair::generate(version)?;
-        self.set_system_rescue_key_pair(&pair.to_container(rescue_password)?)
-            .await?;
+        let (pair, container) = self.generate_sealed(version, rescue_password).await?;
+        self.set_system_rescue_key_pair(&container).await?;
         Ok(pair)
+    }
+
+    /// A new key pair and its container sealed with `password`: RSA key generation and PBKDF2
+    /// run through [`Transport::offload`].
+    async fn generate_sealed(
+        &self,
+        version: UserKeyPairVersion,
+        password: &Password,
+    ) -> Result<(UserKeyPair, UserKeyPairContainer)> {
+        let password = password.clone();
+        self.offload(move || {
+            let pair = UserKeyPair::generate(version)?;
+            let container = pair.to_container(&password)?;
+            Ok((pair, container))
+        })
+        .await?
     }
 
     /// `GET /config/info/policies/algorithms`.
@@ -251,7 +271,10 @@ impl<T: Transport> Client<T> {
     /// (`GET /user/account/keypairs`), with the room variants the room's rescue key pairs
     /// (`room_id` required), with the system variants the system rescue key pairs.
     ///
-    /// Each key pair is unlocked once, in parallel. Entries with unknown versions, and key
+    /// Each key pair is unlocked once, in parallel, through [`Transport::offload`]. At most
+    /// [`MAX_KEY_PAIRS_PER_VERSION`] key pairs per version are unlocked, and none whose PBKDF2
+    /// iteration count exceeds 2,000,000 (local files allow 10,000,000), so a server cannot
+    /// force unbounded work. Entries with unknown versions, key pairs beyond the cap, and key
     /// pairs the password does not open while another one opens, are skipped and reported as
     /// [`Event::Skipped`]; when none opens, the first error is returned.
     pub async fn key_ring(
@@ -279,9 +302,28 @@ impl<T: Transport> Client<T> {
             Owner::System => self.system_rescue_key_pairs().await?,
         };
         let mut containers = Vec::new();
+        let mut per_version: HashMap<UserKeyPairVersion, usize> = HashMap::new();
         for entry in listed {
             match entry {
-                Lenient::Valid(c) => containers.push(c),
+                Lenient::Valid(c) => {
+                    // A server cannot make us unlock more than a few key pairs per version.
+                    let n = per_version
+                        .entry(c.private_key_container.version)
+                        .or_default();
+                    *n += 1;
+                    if *n > MAX_KEY_PAIRS_PER_VERSION {
+                        self.emit(Event::Skipped(Skipped {
+                            file_id: None,
+                            user_id: None,
+                            reason: SkipReason::MalformedEntry(format!(
+                                "key pair skipped: more than {MAX_KEY_PAIRS_PER_VERSION} of version {}",
+                                c.private_key_container.version
+                            )),
+                        }));
+                        continue;
+                    }
+                    containers.push(c);
+                }
                 Lenient::Invalid { reason, .. } => self.emit(Event::Skipped(Skipped {
                     file_id: None,
                     user_id: None,
@@ -296,7 +338,14 @@ impl<T: Transport> Client<T> {
                 message: "no usable key pair on the server".into(),
             });
         }
-        let unlocked = par_map(&containers, |c| UserKeyPair::unlock(c, password));
+        // PBKDF2 (and the RSA key checks) off the executor, in parallel across cores, with
+        // the server cap on the iteration count.
+        let password = password.clone();
+        let unlocked = self
+            .offload(move || {
+                par_map(&containers, |c| UserKeyPair::unlock_from_server(c, &password))
+            })
+            .await?;
         let mut pairs = Vec::new();
         let mut first_err = None;
         for r in unlocked {

@@ -72,6 +72,8 @@ mod util;
 
 #[cfg(feature = "blocking")]
 mod blocking_adapter;
+#[cfg(any(feature = "reqwest", feature = "blocking"))]
+mod redirect;
 #[cfg(feature = "reqwest")]
 mod reqwest_adapter;
 
@@ -83,9 +85,13 @@ pub use http;
 
 pub use crate::error::{TransportError, TransportErrorKind};
 pub use client::{CancelFlag, Client, Event};
-pub use distribute::{DistributionReport, KeyRing, MissingKeysFilter, SkipReason, Skipped, UseKey};
+pub use distribute::{
+    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MissingKeysFilter, SkipReason, Skipped,
+    UseKey,
+};
 pub use download::DownloadOptions;
 pub use executor::block_on;
+pub use keys::MAX_KEY_PAIRS_PER_VERSION;
 pub use retry::RetryPolicy;
 pub use shares::{DownloadShareOptions, OpenedDownloadShare, UploadShareOptions};
 pub use upload::{Progress, UploadOptions, Uploaded};
@@ -95,31 +101,113 @@ pub use util::rfc3339;
 pub use blocking_adapter::BlockingReqwestTransport;
 #[cfg(feature = "reqwest")]
 pub use reqwest_adapter::ReqwestTransport;
+#[cfg(any(feature = "reqwest", feature = "blocking"))]
+pub use redirect::same_origin_redirects;
+
+/// The most bytes a transport may accept in the body of one answer.
+///
+/// Every request the workflows send carries one: the range length for a ranged download, at
+/// most [`BodyLimit::JSON`] for API answers. A transport must stop reading (and fail with
+/// [`TransportErrorKind::BodyTooLarge`]) once a body grows past it, and should refuse at once
+/// an answer whose `Content-Length` already says so; [`BodyLimit::check`] does the comparison.
+/// The [`Client`] checks every answer again, so a transport that reads too much still cannot
+/// hand it to a workflow, but only the transport can keep the memory bounded.
+///
+/// ```
+/// use dracoon_crypto::transport::BodyLimit;
+///
+/// let limit = BodyLimit::bytes(16);
+/// assert!(limit.check(16).is_ok());
+/// let err = limit.check(17).unwrap_err();
+/// assert_eq!(err.kind(), dracoon_crypto::TransportErrorKind::BodyTooLarge);
+/// assert_eq!(BodyLimit::JSON.get(), 16 * 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BodyLimit(u64);
+
+impl BodyLimit {
+    /// The limit of JSON (and other small) answers: 16 MiB. The largest answers the
+    /// workflows read are pages of 100 missing-key entries with their public keys, well below.
+    pub const JSON: BodyLimit = BodyLimit(16 * 1024 * 1024);
+
+    /// At most `n` bytes.
+    #[must_use]
+    pub const fn bytes(n: u64) -> Self {
+        BodyLimit(n)
+    }
+
+    /// The limit in bytes.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// `Ok` when a body of `len` bytes is within the limit, else a
+    /// [`TransportErrorKind::BodyTooLarge`] error.
+    pub fn check(self, len: u64) -> Result<(), TransportError> {
+        if len <= self.0 {
+            Ok(())
+        } else {
+            Err(TransportError::new(
+                TransportErrorKind::BodyTooLarge,
+                format!(
+                    "the answer's body is larger than the {} bytes this step asked for",
+                    self.0
+                ),
+            ))
+        }
+    }
+}
 
 /// Carries HTTP requests for the workflows (async).
 ///
 /// Implementations send the request as it is (method, URI, headers, body) and return the
 /// answer **whatever its status**; a non-2xx status is not an error at this level. A failure to
-/// get an answer at all is a [`TransportError`] whose message contains no URL.
+/// get an answer at all is a [`TransportError`] whose message contains no URL. The body read
+/// must stay within `limit` (see [`BodyLimit`]).
+///
+/// **Redirects** must not be followed to another origin with the request's headers
+/// (`Authorization`), and no `Referer` may be sent: upload and download URLs carry secret
+/// tokens in their paths. The bundled adapters follow redirects only within the same origin
+/// (scheme, host and port), at most 5, and send no `Referer`.
 pub trait Transport: Sync {
-    /// Sends one request and returns the complete answer.
+    /// Sends one request and returns the complete answer, reading at most `limit` bytes of
+    /// body.
     fn send(
         &self,
         request: http::Request<Bytes>,
+        limit: BodyLimit,
     ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send;
 
     /// Waits `duration` (back-off between retries, S3 status polling).
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Runs CPU-heavy or blocking work (PBKDF2, RSA, file I/O) for a workflow. The default runs
+    /// it inline, right for blocking clients; an async transport moves it off the executor
+    /// (for tokio, [`ReqwestTransport`] uses `tokio::task::spawn_blocking`) so that other
+    /// tasks keep running.
+    fn offload<R, F>(&self, work: F) -> impl Future<Output = Result<R, TransportError>> + Send
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        std::future::ready(Ok(work()))
+    }
 }
 
 /// Carries HTTP requests for the workflows (blocking). Wrap it in [`Blocking`] and drive the
 /// workflows with [`block_on`].
 ///
 /// Any `Fn(http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> + Sync` is a
-/// `BlockingTransport`.
+/// `BlockingTransport`; its answers are checked against the [`BodyLimit`] after the call.
 pub trait BlockingTransport: Sync {
-    /// Sends one request and returns the complete answer (any status).
-    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError>;
+    /// Sends one request and returns the complete answer (any status), reading at most `limit`
+    /// bytes of body.
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+        limit: BodyLimit,
+    ) -> Result<http::Response<Bytes>, TransportError>;
 
     /// Waits `duration`; by default `std::thread::sleep`.
     fn sleep(&self, duration: Duration) {
@@ -131,8 +219,14 @@ impl<F> BlockingTransport for F
 where
     F: Fn(http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> + Sync,
 {
-    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
-        self(request)
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+        limit: BodyLimit,
+    ) -> Result<http::Response<Bytes>, TransportError> {
+        let response = self(request)?;
+        limit.check(response.body().len() as u64)?;
+        Ok(response)
     }
 }
 
@@ -144,8 +238,9 @@ impl<T: BlockingTransport> Transport for Blocking<T> {
     fn send(
         &self,
         request: http::Request<Bytes>,
+        limit: BodyLimit,
     ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send {
-        std::future::ready(self.0.send(request))
+        std::future::ready(self.0.send(request, limit))
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
@@ -158,12 +253,21 @@ impl<T: Transport + Send> Transport for &T {
     fn send(
         &self,
         request: http::Request<Bytes>,
+        limit: BodyLimit,
     ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send {
-        (**self).send(request)
+        (**self).send(request, limit)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
         (**self).sleep(duration)
+    }
+
+    fn offload<R, F>(&self, work: F) -> impl Future<Output = Result<R, TransportError>> + Send
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        (**self).offload(work)
     }
 }
 

@@ -451,16 +451,26 @@ impl fmt::Debug for DownloadTokenGenerateResponse {
     }
 }
 
-/// `PublicDownloadTokenGenerateRequest` (never carries an encryption password).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `PublicDownloadTokenGenerateRequest` (never carries an encryption password). Its `Debug`
+/// output redacts the access password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicDownloadTokenGenerateRequest {
     /// The share's access password (only for password-protected, unencrypted shares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }
 
-/// `CreateDownloadShareRequest` of `POST /shares/downloads`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl fmt::Debug for PublicDownloadTokenGenerateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicDownloadTokenGenerateRequest")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// `CreateDownloadShareRequest` of `POST /shares/downloads`. Its `Debug` output redacts the
+/// access password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateDownloadShareRequest {
     /// The shared node.
@@ -486,6 +496,21 @@ pub struct CreateDownloadShareRequest {
     /// Maximum downloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_downloads: Option<i32>,
+}
+
+impl fmt::Debug for CreateDownloadShareRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateDownloadShareRequest")
+            .field("node_id", &self.node_id)
+            .field("name", &self.name)
+            .field("key_pair", &self.key_pair)
+            .field("file_key", &self.file_key)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("expiration", &self.expiration)
+            .field("notes", &self.notes)
+            .field("max_downloads", &self.max_downloads)
+            .finish()
+    }
 }
 
 /// `DownloadShare` (selected fields; the rest in `other`).
@@ -576,8 +601,8 @@ pub struct UserUserPublicKeyList {
     pub items: Vec<Lenient<UserUserPublicKey>>,
 }
 
-/// `CreateShareUploadChannelRequest`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `CreateShareUploadChannelRequest`. Its `Debug` output redacts the password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateShareUploadChannelRequest {
     /// File name.
@@ -597,6 +622,19 @@ pub struct CreateShareUploadChannelRequest {
     /// Modification time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_modification: Option<String>,
+}
+
+impl fmt::Debug for CreateShareUploadChannelRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateShareUploadChannelRequest")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("direct_s3_upload", &self.direct_s3_upload)
+            .field("timestamp_creation", &self.timestamp_creation)
+            .field("timestamp_modification", &self.timestamp_modification)
+            .finish()
+    }
 }
 
 /// `CreateShareUploadChannelResponse`.

@@ -77,8 +77,8 @@ pub struct OpenedDownloadShare {
     pub key: PlainFileKey,
 }
 
-/// How to upload into an upload share.
-#[derive(Debug, Clone)]
+/// How to upload into an upload share. Its `Debug` output redacts the access password.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct UploadShareOptions {
     /// File name.
@@ -97,6 +97,24 @@ pub struct UploadShareOptions {
     pub timestamp_modification: Option<String>,
     /// Cancels the upload.
     pub cancel: Option<CancelFlag>,
+}
+
+impl std::fmt::Debug for UploadShareOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadShareOptions")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .field("chunk_size", &self.chunk_size)
+            .field(
+                "access_password",
+                &self.access_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("s3", &self.s3)
+            .field("timestamp_creation", &self.timestamp_creation)
+            .field("timestamp_modification", &self.timestamp_modification)
+            .field("cancel", &self.cancel)
+            .finish()
+    }
 }
 
 impl UploadShareOptions {
@@ -151,8 +169,15 @@ impl<T: Transport> Client<T> {
         options: &DownloadShareOptions,
     ) -> Result<DownloadShare> {
         let plain = self.plain_file_key(node_id, keys).await?;
-        let pair = UserKeyPair::generate(options.key_pair_version)?;
-        let key_pair = pair.to_container(share_password)?;
+        // RSA key generation and PBKDF2 off the executor.
+        let (version, password) = (options.key_pair_version, share_password.clone());
+        let (pair, key_pair) = self
+            .offload(move || {
+                let pair = UserKeyPair::generate(version)?;
+                let container = pair.to_container(&password)?;
+                Ok::<_, Error>((pair, container))
+            })
+            .await??;
         let file_key = pair.public_key().wrap_file_key(&plain)?;
         let body = CreateDownloadShareRequest {
             node_id,
@@ -184,7 +209,7 @@ impl<T: Transport> Client<T> {
     ) -> Result<OpenedDownloadShare> {
         let call = Call::api(
             Method::GET,
-            format!("/public/shares/downloads/{}", seg(access_key)),
+            format!("/public/shares/downloads/{}", seg(access_key)?),
             "get download share",
         )
         .public();
@@ -198,8 +223,13 @@ impl<T: Transport> Client<T> {
                 "encrypted share without key pair or file key",
             ));
         };
-        let private = UserPrivateKey::unlock(container, share_password)?;
-        let key = private.unwrap_file_key(efk)?;
+        // PBKDF2 and RSA off the executor, with the server cap on the iteration count.
+        let (container, efk, password) = (container.clone(), efk.clone(), share_password.clone());
+        let key = self
+            .offload(move || {
+                UserPrivateKey::unlock_from_server(&container, &password)?.unwrap_file_key(&efk)
+            })
+            .await??;
         Ok(OpenedDownloadShare { info, key })
     }
 
@@ -231,16 +261,8 @@ impl<T: Transport> Client<T> {
         options: &DownloadOptions,
     ) -> Result<Vec<u8>> {
         let opened = self.open_download_share(access_key, share_password).await?;
-        let mut out = Vec::new();
-        self.fetch_decrypt(
-            UrlSource::Share(access_key),
-            &opened.key,
-            &mut out,
-            options,
-            &mut |_| {},
-        )
-        .await?;
-        Ok(out)
+        self.fetch_to_vec(UrlSource::Share(access_key), &opened.key, options)
+            .await
     }
 
     /// Uploads `source` encrypted into an upload share of an encrypted room: the file key is
@@ -253,7 +275,7 @@ impl<T: Transport> Client<T> {
         options: &UploadShareOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<PublicUploadedFileData> {
-        let ak = seg(access_key);
+        let ak = seg(access_key)?;
         let info_call = Call::api(
             Method::GET,
             format!("/public/shares/uploads/{ak}"),
@@ -308,7 +330,7 @@ impl<T: Transport> Client<T> {
         .idempotent(false)
         .json(&request)?;
         let channel: CreateShareUploadChannelResponse = self.call_json(&call).await?;
-        let id = seg(&channel.upload_id);
+        let id = seg(&channel.upload_id)?;
         let result = self
             .share_upload_inner(
                 &mut source,

@@ -237,7 +237,7 @@ impl<T: Transport> Client<T> {
                 let cancel = if options.s3 {
                     Call::api(
                         Method::DELETE,
-                        format!("/nodes/files/uploads/{}", seg(&channel.upload_id)),
+                        format!("/nodes/files/uploads/{}", seg(&channel.upload_id)?),
                         "cancel upload",
                     )
                 } else {
@@ -277,7 +277,7 @@ impl<T: Transport> Client<T> {
     ) -> Result<(Node, PlainFileKey)> {
         let sink = if options.s3 {
             Sink::S3 {
-                urls_path: format!("/nodes/files/uploads/{}/s3_urls", seg(&channel.upload_id)),
+                urls_path: format!("/nodes/files/uploads/{}/s3_urls", seg(&channel.upload_id)?),
                 auth: true,
             }
         } else {
@@ -306,7 +306,7 @@ impl<T: Transport> Client<T> {
                 file_key: Some(file_key),
                 ..CompleteS3FileUploadRequest::default()
             };
-            let id = seg(&channel.upload_id);
+            let id = seg(&channel.upload_id)?;
             let call = Call::api(
                 Method::PUT,
                 format!("/nodes/files/uploads/{id}/s3"),

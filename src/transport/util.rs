@@ -3,8 +3,17 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub(crate) fn seg(s: &str) -> String {
+/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters). The
+/// empty segment and the dot segments `.` and `..` are refused: they would turn an
+/// authenticated call into one to another API path (`.../uploads/..` is `.../files`), and
+/// percent-encoding them does not help against servers that decode before normalising.
+pub(crate) fn seg(s: &str) -> crate::error::Result<String> {
+    if s.is_empty() || s == "." || s == ".." {
+        return Err(crate::error::Error::Transport(crate::error::TransportError::new(
+            crate::error::TransportErrorKind::InvalidResponse,
+            "an identifier for a URL path is empty, `.` or `..`",
+        )));
+    }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -13,7 +22,7 @@ pub(crate) fn seg(s: &str) -> String {
             let _ = write!(out, "%{b:02X}");
         }
     }
-    out
+    Ok(out)
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is ignored: then the back-off applies).
@@ -73,9 +82,14 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// Shortens a server message for an error.
+/// Shortens a server message for an error, and replaces every control character (C0, DEL,
+/// C1: terminal escape sequences, line breaks, ...) by a space, so that a server cannot write
+/// to the user's terminal through an error message.
 pub(crate) fn shorten(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -83,9 +97,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn server_messages_lose_control_characters() {
+        let hostile = "ok\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nnext\u{9b}31m\u{7f}";
+        let clean = shorten(hostile, 200);
+        assert!(!clean.chars().any(char::is_control), "{clean:?}");
+        assert_eq!(clean, "ok ]0;pwned  [2J  next 31m ");
+        assert_eq!(shorten("äöü", 2), "äö");
+    }
+
+    #[test]
     fn segments_and_ranges() {
-        assert_eq!(seg("abc-DEF_1.~"), "abc-DEF_1.~");
-        assert_eq!(seg("a/b c?"), "a%2Fb%20c%3F");
+        assert_eq!(seg("abc-DEF_1.~").unwrap(), "abc-DEF_1.~");
+        assert_eq!(seg("a/b c?").unwrap(), "a%2Fb%20c%3F");
+        assert_eq!(seg("...").unwrap(), "...");
+        assert_eq!(seg("%2e%2e").unwrap(), "%252e%252e");
+        for bad in ["", ".", ".."] {
+            assert!(
+                matches!(seg(bad), Err(crate::Error::Transport(ref e)) if e.kind() == crate::TransportErrorKind::InvalidResponse),
+                "{bad:?} must be refused"
+            );
+        }
         assert_eq!(
             parse_content_range("bytes 0-999/3980"),
             Some((0, 999, Some(3980)))

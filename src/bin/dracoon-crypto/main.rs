@@ -31,7 +31,12 @@ fn main() {
     let cli = Cli::parse();
     progress::set_quiet(cli.quiet);
     if let Err(e) = run(&cli) {
-        let line = e.to_string().replace(['\n', '\r'], " ");
+        // One line, and nothing a terminal would interpret (server messages end up here).
+        let line: String = e
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         eprintln!("dracoon-crypto: error: {line}");
         std::process::exit(e.exit_code());
     }

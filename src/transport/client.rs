@@ -36,6 +36,11 @@ pub enum Event {
     },
     /// A missing-key entry or a server list entry was skipped.
     Skipped(Skipped),
+    /// Missing-key distribution progress: (file, user) pairs served so far in this run.
+    Distributed {
+        /// Pairs served so far.
+        pairs: u64,
+    },
 }
 
 /// Cancels a running upload or download from another thread or task: the workflow stops before

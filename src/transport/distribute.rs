@@ -616,6 +616,11 @@ impl<T: Transport> Client<T> {
             }
             let progress = !ok_pairs.is_empty();
             report.distributed += ok_pairs.len() as u64;
+            if progress {
+                self.emit(Event::Distributed {
+                    pairs: report.distributed,
+                });
+            }
             served.extend(ok_pairs);
             if progress {
                 progress_in_pass = true;
@@ -644,5 +649,36 @@ impl<T: Transport> Client<T> {
         };
         self.emit(Event::Skipped(s.clone()));
         report.skipped.push(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page listing one file with `n` distinct wrapped keys of version A.
+    fn page_with_keys(n: usize) -> MissingKeysResponse {
+        let files: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"id":1,"fileKeyContainer":{{"key":"{}","iv":"AAAAAAAAAAAAAAAA","version":"A","tag":"AAAAAAAAAAAAAAAAAAAAAA=="}}}}"#,
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [i as u8; 256])
+                )
+            })
+            .collect();
+        let json = format!(
+            r#"{{"items":[{{"fileId":1,"userId":2}},{{"fileId":1,"userId":2}}],"users":[],"files":[{}]}}"#,
+            files.join(",")
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn a_page_keeps_few_candidate_keys_per_file_and_no_duplicate_pairs() {
+        let page = index_page(page_with_keys(50));
+        assert_eq!(page.files[&1].len(), MAX_CANDIDATE_KEYS_PER_FILE);
+        assert_eq!(page.pairs, vec![(1, 2)], "duplicate items are dropped");
+        let page = index_page(page_with_keys(2));
+        assert_eq!(page.files[&1].len(), 2);
     }
 }

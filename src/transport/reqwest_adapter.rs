@@ -115,22 +115,20 @@ impl Transport for ReqwestTransport {
         tokio::time::sleep(duration)
     }
 
-    fn offload<R, F>(&self, work: F) -> impl Future<Output = Result<R, TransportError>> + Send
+    async fn offload<R, F>(&self, work: F) -> Result<R, TransportError>
     where
         R: Send + 'static,
         F: FnOnce() -> R + Send + 'static,
     {
-        async move {
-            tokio::task::spawn_blocking(work).await.map_err(|e| {
-                TransportError::new(
-                    TransportErrorKind::Other,
-                    if e.is_cancelled() {
-                        "the runtime shut down before the work ran"
-                    } else {
-                        "the offloaded work panicked"
-                    },
-                )
-            })
-        }
+        tokio::task::spawn_blocking(work).await.map_err(|e| {
+            TransportError::new(
+                TransportErrorKind::Other,
+                if e.is_cancelled() {
+                    "the runtime shut down before the work ran"
+                } else {
+                    "the offloaded work panicked"
+                },
+            )
+        })
     }
 }

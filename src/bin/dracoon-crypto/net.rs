@@ -15,7 +15,8 @@ use dracoon_crypto::{Password, UserKeyPair, UserKeyPairContainer, UserPublicKey}
 
 use crate::cli::PasswordArgs;
 use crate::error::CliError;
-use crate::offline::{read_key_pair_container, read_password};
+use crate::offline::{read_key_pair_container, read_password, stdout_sink};
+use crate::progress::Progress;
 
 type Net = Client<Blocking<BlockingReqwestTransport>>;
 
@@ -113,7 +114,19 @@ pub(crate) struct DistributeArgs {
     pub(crate) password: PasswordArgs,
 }
 
+/// Replaces control characters (a server's text could hold terminal escapes).
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn client(args: &ServerArgs) -> Result<Net, CliError> {
+    client_with(args, None)
+}
+
+/// The client; `pairs` (for `distribute-keys`) counts served pairs from the workflow's events.
+fn client_with(args: &ServerArgs, pairs: Option<Progress>) -> Result<Net, CliError> {
     let token = match &args.auth_token {
         Some(t) => t.clone(),
         None => std::env::var("DRACOON_AUTH_TOKEN").map_err(|_| {
@@ -124,18 +137,28 @@ fn client(args: &ServerArgs) -> Result<Net, CliError> {
     };
     let transport = BlockingReqwestTransport::new().map_err(dracoon_crypto::Error::from)?;
     let client = Client::new(Blocking(transport), &args.server)
-        .map_err(|_| CliError::Usage("--server must be an http:// or https:// URL".into()))?
+        .map_err(|_| {
+            CliError::Usage(
+                "--server must be an https:// URL (http:// only to a loopback address)".into(),
+            )
+        })?
         .with_auth_token(&token)
-        .with_event_handler(|e| {
+        .with_event_handler(move |e| match e {
             // Warnings only; they never contain URLs, tokens or keys.
-            if let Event::Skipped(s) = e {
+            Event::Skipped(s) => {
                 let file = s.file_id.map_or("-".into(), |f| f.to_string());
                 let user = s.user_id.map_or("-".into(), |u| u.to_string());
                 eprintln!(
                     "dracoon-crypto: warning: skipped file {file} user {user}: {}",
-                    s.reason
+                    printable(&s.reason.to_string())
                 );
             }
+            Event::Distributed { pairs: n } => {
+                if let Some(p) = &pairs {
+                    p.set(*n);
+                }
+            }
+            _ => {}
         });
     Ok(client)
 }
@@ -182,7 +205,11 @@ pub(crate) fn upload(args: &UploadArgs) -> Result<(), CliError> {
         options = options.chunk_size(usize::try_from(c).unwrap_or(usize::MAX));
     }
     let reader = io::BufReader::new(file);
-    let uploaded = block_on(net.upload(reader, &public, &options, &mut |_| {}))?;
+    let progress = Progress::bytes("uploading", Some(meta.len()));
+    let uploaded = block_on(net.upload(reader, &public, &options, &mut |p| {
+        progress.set(p.bytes);
+    }))?;
+    progress.finish();
     let node = serde_json::to_value(&uploaded.node).unwrap_or_default();
     print_json(&node)
 }
@@ -213,12 +240,21 @@ pub(crate) fn download(args: &DownloadArgs) -> Result<(), CliError> {
     )?;
     let keys = KeyRing::new(vec![pair]);
     let options = DownloadOptions::default();
+    let progress = Progress::bytes("downloading", None);
+    let mut report = |p: dracoon_crypto::transport::Progress| {
+        if let Some(t) = p.total {
+            progress.set_total(t);
+        }
+        progress.set(p.bytes);
+    };
     if args.out.as_os_str() == "-" {
-        let mut out = io::stdout().lock();
-        block_on(net.download_to_writer(args.file_id, &keys, &mut out, &options, &mut |_| {}))?;
+        // Verified before the first byte reaches stdout (the ciphertext is spooled meanwhile).
+        let mut out = stdout_sink();
+        block_on(net.download_to_writer(args.file_id, &keys, &mut out, &options, &mut report))?;
     } else {
-        block_on(net.download_to_path(args.file_id, &keys, &args.out, &options, &mut |_| {}))?;
+        block_on(net.download_to_path(args.file_id, &keys, &args.out, &options, &mut report))?;
     }
+    progress.finish();
     Ok(())
 }
 
@@ -240,7 +276,8 @@ pub(crate) fn distribute_keys(args: &DistributeArgs) -> Result<(), CliError> {
         ));
     }
     let password = read_password(&args.password)?;
-    let net = client(&args.server)?;
+    let progress = Progress::items("distributing file keys (pairs)", None);
+    let net = client_with(&args.server, Some(progress.clone()))?;
     let keys = match (&args.server.keypair, use_key) {
         (Some(path), _) => KeyRing::new(vec![read_key_pair_container(path)?.unlock(&password)?]),
         (None, _) => block_on(net.key_ring(&password, use_key, args.room_id))?,
@@ -251,5 +288,6 @@ pub(crate) fn distribute_keys(args: &DistributeArgs) -> Result<(), CliError> {
     filter.user_id = args.user_id;
     filter.use_key = use_key;
     let report = block_on(net.distribute_missing_keys(&keys, &filter))?;
+    progress.finish();
     print_json(&serde_json::json!({ "distributed": report.distributed }))
 }

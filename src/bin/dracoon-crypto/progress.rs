@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 
@@ -15,7 +15,8 @@ pub(crate) fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
-/// A bar (or nothing) for one long operation.
+/// A bar (or nothing) for one long operation. Clones draw the same bar.
+#[derive(Clone)]
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
 }
@@ -30,6 +31,11 @@ impl Progress {
     /// with the count and rate.
     pub(crate) fn bytes(message: &str, total: Option<u64>) -> Progress {
         Self::make(message, total, "{bytes}/{total_bytes}", "{bytes}")
+    }
+
+    /// A bar counting items (key pairs served).
+    pub(crate) fn items(message: &str, total: Option<u64>) -> Progress {
+        Self::make(message, total, "{pos}/{len}", "{pos}")
     }
 
     fn make(message: &str, total: Option<u64>, counts: &str, count: &str) -> Progress {
@@ -55,6 +61,8 @@ impl Progress {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(message.to_owned());
+        // Dropped unfinished (after an error), the bar stays where it stood: no false 100 %.
+        let bar = bar.with_finish(ProgressFinish::Abandon);
         bar.enable_steady_tick(Duration::from_millis(200));
         Progress { bar: Some(bar) }
     }
@@ -66,21 +74,24 @@ impl Progress {
         }
     }
 
+    /// Sets the count.
+    pub(crate) fn set(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(n);
+        }
+    }
+
+    /// Sets the total (once it is known).
+    pub(crate) fn set_total(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(n);
+        }
+    }
+
     /// Ends the bar, leaving its last state on the terminal.
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish();
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        // An error ends the bar where it stood, without a misleading 100 %.
-        if let Some(bar) = &self.bar
-            && !bar.is_finished()
-        {
-            bar.abandon();
         }
     }
 }

@@ -264,7 +264,10 @@ impl<T: Transport> Client<T> {
     /// ```
     pub fn new(transport: T, base_url: &str) -> Result<Self> {
         let base = base_url.trim().trim_end_matches('/').to_owned();
-        let uri = base.parse::<http::Uri>().ok().filter(|u| u.host().is_some());
+        let uri = base
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|u| u.host().is_some());
         let Some(uri) = uri else {
             return Err(Error::InvalidArgument(
                 "the server URL must be an https:// URL",

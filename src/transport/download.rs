@@ -5,12 +5,12 @@ use std::path::Path;
 
 use http::{Method, StatusCode, header};
 
-use super::{BodyLimit, Transport};
 use super::client::{Call, CancelFlag, Client, invalid};
 use super::distribute::KeyRing;
 use super::models::{DownloadTokenGenerateResponse, PublicDownloadTokenGenerateRequest};
 use super::upload::Progress;
 use super::util::{parse_content_range, seg};
+use super::{BodyLimit, Transport};
 use zeroize::Zeroizing;
 
 use crate::cipher::{AtomicFile, CiphertextSpool, FileDecryptor};
@@ -163,10 +163,8 @@ impl<T: Transport> Client<T> {
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<u64> {
         let path = path.to_path_buf();
-        let mut state = Some(
-            self.offload(move || AtomicFile::new(&path)).await??,
-        )
-        .map(|file| (file, FileDecryptor::new(key)));
+        let mut state = Some(self.offload(move || AtomicFile::new(&path)).await??)
+            .map(|file| (file, FileDecryptor::new(key)));
         let mut chunks = Chunks::new(self, source, options).await?;
         while let Some(body) = chunks.next().await? {
             let (mut file, mut dec) = state.take().ok_or(Error::InvalidArgument("lost state"))?;

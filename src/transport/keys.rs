@@ -343,7 +343,9 @@ impl<T: Transport> Client<T> {
         let password = password.clone();
         let unlocked = self
             .offload(move || {
-                par_map(&containers, |c| UserKeyPair::unlock_from_server(c, &password))
+                par_map(&containers, |c| {
+                    UserKeyPair::unlock_from_server(c, &password)
+                })
             })
             .await?;
         let mut pairs = Vec::new();

@@ -86,8 +86,8 @@ pub use http;
 pub use crate::error::{TransportError, TransportErrorKind};
 pub use client::{CancelFlag, Client, Event};
 pub use distribute::{
-    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MissingKeysFilter, SkipReason, Skipped,
-    UseKey,
+    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MissingKeysFilter, SkipReason,
+    Skipped, UseKey,
 };
 pub use download::DownloadOptions;
 pub use executor::block_on;
@@ -99,10 +99,10 @@ pub use util::rfc3339;
 
 #[cfg(feature = "blocking")]
 pub use blocking_adapter::BlockingReqwestTransport;
-#[cfg(feature = "reqwest")]
-pub use reqwest_adapter::ReqwestTransport;
 #[cfg(any(feature = "reqwest", feature = "blocking"))]
 pub use redirect::same_origin_redirects;
+#[cfg(feature = "reqwest")]
+pub use reqwest_adapter::ReqwestTransport;
 
 /// The most bytes a transport may accept in the body of one answer.
 ///

@@ -19,4 +19,3 @@ pub fn same_origin_redirects() -> reqwest::redirect::Policy {
         }
     })
 }
-

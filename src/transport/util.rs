@@ -9,10 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// percent-encoding them does not help against servers that decode before normalising.
 pub(crate) fn seg(s: &str) -> crate::error::Result<String> {
     if s.is_empty() || s == "." || s == ".." {
-        return Err(crate::error::Error::Transport(crate::error::TransportError::new(
-            crate::error::TransportErrorKind::InvalidResponse,
-            "an identifier for a URL path is empty, `.` or `..`",
-        )));
+        return Err(crate::error::Error::Transport(
+            crate::error::TransportError::new(
+                crate::error::TransportErrorKind::InvalidResponse,
+                "an identifier for a URL path is empty, `.` or `..`",
+            ),
+        ));
     }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {

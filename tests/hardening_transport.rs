@@ -1,0 +1,697 @@
+//! Hostile servers against the transport layer (issue "Hardening, round 2"): every case gets a
+//! clear error (or the safe behaviour) and loses nothing. The HTTP cases run against real
+//! sockets on 127.0.0.1 (a scripted raw HTTP/1.1 server below) through both bundled adapters.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use dracoon_crypto::transport::models::{
+    CreateDownloadShareRequest, CreateShareUploadChannelRequest, PublicDownloadTokenGenerateRequest,
+};
+use dracoon_crypto::transport::{
+    Blocking, BlockingReqwestTransport, Bytes, Client, DownloadOptions, Event, KeyRing,
+    ReqwestTransport, Transport, UploadOptions, UploadShareOptions, block_on,
+};
+use dracoon_crypto::{
+    EncryptedFileKey, Error, Password, TransportError, TransportErrorKind, UserKeyPair,
+    UserKeyPairContainer, UserKeyPairVersion, encrypt_bytes,
+};
+
+const TOKEN: &str = "the-secret-bearer-token";
+const PASSWORD: &str = "Hardening-Pa55!";
+
+/// One key pair (A keeps the test fast), a file encrypted for it, and the pair's container.
+struct Fixture {
+    pair: UserKeyPair,
+    container: UserKeyPairContainer,
+    plain: Vec<u8>,
+    ciphertext: Vec<u8>,
+    efk_json: String,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let pair = UserKeyPair::generate(UserKeyPairVersion::Rsa2048).unwrap();
+        let container = pair.to_container(&Password::new(PASSWORD)).unwrap();
+        let plain: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let (ciphertext, key) = encrypt_bytes(&plain).unwrap();
+        let efk: EncryptedFileKey = pair.public_key().wrap_file_key(&key).unwrap();
+        Fixture {
+            pair,
+            container,
+            plain,
+            ciphertext,
+            efk_json: efk.to_json(),
+        }
+    })
+}
+
+fn ring() -> KeyRing {
+    KeyRing::new(vec![fixture().pair.clone()])
+}
+
+// ---------------------------------------------------------------------------------------------
+// A scripted HTTP/1.1 server on 127.0.0.1: one thread per connection, `Connection: close`.
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Send the body with `Transfer-Encoding: chunked` (no `Content-Length`).
+    chunked: bool,
+}
+
+impl Answer {
+    fn json(status: u16, body: impl Into<String>) -> Answer {
+        Answer {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into().into_bytes(),
+            chunked: false,
+        }
+    }
+
+    fn bytes(status: u16, body: Vec<u8>, chunked: bool) -> Answer {
+        Answer {
+            status,
+            headers: Vec::new(),
+            body,
+            chunked,
+        }
+    }
+
+    fn redirect(location: &str) -> Answer {
+        Answer {
+            status: 302,
+            headers: vec![("Location".into(), location.into())],
+            body: Vec::new(),
+            chunked: false,
+        }
+    }
+}
+
+type Handler = dyn Fn(&Seen, &str) -> Answer + Send + Sync;
+
+struct RawServer {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl RawServer {
+    fn start(handler: impl Fn(&Seen, &str) -> Answer + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (b, s) = (base.clone(), seen.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (b, s, h) = (b.clone(), s.clone(), handler.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(conn, &b, &s, &*h);
+                });
+            }
+        });
+        RawServer { base, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    conn: TcpStream,
+    base: &str,
+    seen: &Mutex<Vec<Seen>>,
+    handler: &Handler,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    let req = Seen {
+        method,
+        path,
+        headers,
+    };
+    seen.lock().unwrap().push(req.clone());
+    let answer = handler(&req, base);
+    let mut out = conn;
+    let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", answer.status);
+    for (k, v) in &answer.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if answer.chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        out.write_all(head.as_bytes())?;
+        for piece in answer.body.chunks(64 * 1024) {
+            out.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
+            out.write_all(piece)?;
+            out.write_all(b"\r\n")?;
+        }
+        out.write_all(b"0\r\n\r\n")?;
+    } else {
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", answer.body.len()));
+        out.write_all(head.as_bytes())?;
+        out.write_all(&answer.body)?;
+    }
+    out.flush()
+}
+
+/// The download endpoints of file 7; `/dl/tok` is answered by `dl`.
+fn download_server(dl: impl Fn(&Seen, &str) -> Answer + Send + Sync + 'static) -> RawServer {
+    RawServer::start(
+        move |req, base| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/api/v4/nodes/files/7/user_file_key") => {
+                Answer::json(200, &fixture().efk_json)
+            }
+            ("POST", "/api/v4/nodes/files/7/downloads") => {
+                Answer::json(200, format!(r#"{{"downloadUrl":"{base}/dl/tok"}}"#))
+            }
+            _ if req.path.starts_with("/dl/") => dl(req, base),
+            _ => Answer::json(404, r#"{"code":404,"message":"no such thing"}"#),
+        },
+    )
+}
+
+/// Runs a download of file 7 through both adapters: (async result, blocking result).
+fn download_both(base: &str, options: &DownloadOptions) -> [Result<Vec<u8>, Error>; 2] {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let async_client = Client::new(ReqwestTransport::new().unwrap(), base)
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let a = rt.block_on(async_client.download_to_vec(7, &ring(), options));
+    let blocking_client = Client::new(Blocking(BlockingReqwestTransport::new().unwrap()), base)
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let b = block_on(blocking_client.download_to_vec(7, &ring(), options));
+    [a, b]
+}
+
+fn is_too_large(r: &Result<Vec<u8>, Error>) -> bool {
+    matches!(r, Err(Error::Transport(e)) if e.kind() == TransportErrorKind::BodyTooLarge)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Bounded answers.
+
+/// A storage host that ignores `Range` and sends the whole file (4 MiB) to a `chunk_size(16)`
+/// download: both adapters stop at 16 bytes, with and without `Content-Length`.
+#[test]
+fn a_host_ignoring_range_cannot_make_us_read_more_than_the_range() {
+    for chunked in [false, true] {
+        let big = vec![0x41u8; 4 << 20];
+        let server = download_server(move |_, _| Answer::bytes(200, big.clone(), chunked));
+        for (adapter, r) in ["async", "blocking"].iter().zip(download_both(
+            &server.base,
+            &DownloadOptions::default().chunk_size(16),
+        )) {
+            assert!(
+                is_too_large(&r),
+                "{adapter}, chunked {chunked}: {:?}",
+                r.map(|v| v.len())
+            );
+            let Err(e) = r else { unreachable!() };
+            assert!(!e.to_string().contains("127.0.0.1"), "no URL in {e}");
+        }
+    }
+}
+
+/// The honest host, for contrast: ranged answers of the asked size download completely.
+#[test]
+fn an_honest_ranged_host_downloads_in_small_chunks() {
+    let server = download_server(|req, _| {
+        let ct = &fixture().ciphertext;
+        let range = req.header("range").and_then(|r| r.strip_prefix("bytes="));
+        let (a, b) = range.and_then(|r| r.split_once('-')).unwrap();
+        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+        let b = b.min(ct.len() - 1);
+        let mut ans = Answer::bytes(206, ct[a..=b].to_vec(), false);
+        ans.headers.push((
+            "Content-Range".into(),
+            format!("bytes {a}-{b}/{}", ct.len()),
+        ));
+        ans
+    });
+    for r in download_both(&server.base, &DownloadOptions::default().chunk_size(4096)) {
+        assert_eq!(r.unwrap(), fixture().plain);
+    }
+}
+
+/// A JSON answer beyond 16 MiB is refused too (here through a plain closure transport, whose
+/// answers the blanket implementation checks).
+#[test]
+fn json_answers_are_capped_even_for_closure_transports() {
+    let huge = Bytes::from(vec![b' '; 16 * 1024 * 1024 + 1]);
+    let t = move |_r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        Ok(http::Response::new(huge.clone()))
+    };
+    let client = Client::new(Blocking(t), "https://dracoon.example")
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let r = block_on(client.user_file_key(7));
+    assert!(
+        matches!(&r, Err(Error::Transport(e)) if e.kind() == TransportErrorKind::BodyTooLarge),
+        "{r:?}"
+    );
+}
+
+/// A transport that ignores the limit still cannot hand a workflow more than it asked for.
+#[test]
+fn the_client_rechecks_what_a_careless_transport_returns() {
+    struct Careless;
+    impl Transport for Careless {
+        async fn send(
+            &self,
+            request: http::Request<Bytes>,
+            _limit: dracoon_crypto::transport::BodyLimit,
+        ) -> Result<http::Response<Bytes>, TransportError> {
+            let path = request.uri().path().to_owned();
+            let body = match path.as_str() {
+                "/api/v4/nodes/files/7/user_file_key" => Bytes::from(fixture().efk_json.clone()),
+                "/api/v4/nodes/files/7/downloads" => {
+                    Bytes::from_static(br#"{"downloadUrl":"https://storage.example/dl"}"#)
+                }
+                _ => Bytes::from(vec![0u8; 1 << 20]),
+            };
+            Ok(http::Response::new(body))
+        }
+        async fn sleep(&self, _d: std::time::Duration) {}
+    }
+    let client = Client::new(Careless, "https://dracoon.example")
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let r =
+        block_on(client.download_to_vec(7, &ring(), &DownloadOptions::default().chunk_size(64)));
+    assert!(is_too_large(&r), "{:?}", r.map(|v| v.len()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Redirects.
+
+/// A download URL that redirects to another origin: neither adapter follows it, so the other
+/// host never sees the token path, the `Authorization` header or a `Referer`; an API call
+/// redirected across origins is not followed either. A same-origin redirect is followed,
+/// without `Referer`.
+#[test]
+fn redirects_never_leave_the_origin() {
+    let thief = RawServer::start(|_, _| Answer::bytes(200, b"stolen".to_vec(), false));
+    let thief_base = thief.base.clone();
+    let server = RawServer::start(move |req, base| match req.path.as_str() {
+        "/api/v4/nodes/files/7/user_file_key" => Answer::json(200, &fixture().efk_json),
+        "/api/v4/nodes/files/7/downloads" => {
+            Answer::json(200, format!(r#"{{"downloadUrl":"{base}/dl/tok"}}"#))
+        }
+        "/api/v4/nodes/files/8/user_file_key" => {
+            Answer::redirect(&format!("{thief_base}/api/v4/nodes/files/8/user_file_key"))
+        }
+        "/dl/tok" => Answer::redirect(&format!("{thief_base}/steal/tok")),
+        _ => Answer::json(404, "{}"),
+    });
+    for r in download_both(&server.base, &DownloadOptions::default()) {
+        assert!(
+            matches!(r, Err(Error::Api { status: 302, .. })),
+            "{:?}",
+            r.map(|v| v.len())
+        );
+    }
+    // An authenticated API call redirected to another origin.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = Client::new(ReqwestTransport::new().unwrap(), &server.base)
+        .unwrap()
+        .with_auth_token(TOKEN);
+    assert!(rt.block_on(c.user_file_key(8)).is_err());
+    let c = Client::new(
+        Blocking(BlockingReqwestTransport::new().unwrap()),
+        &server.base,
+    )
+    .unwrap()
+    .with_auth_token(TOKEN);
+    assert!(block_on(c.user_file_key(8)).is_err());
+    assert!(
+        thief.seen().is_empty(),
+        "the other origin was contacted: {:?}",
+        thief.seen()
+    );
+
+    // Same origin: followed, and no Referer anywhere.
+    let same = download_server(|req, base| match req.path.as_str() {
+        "/dl/tok" => Answer::redirect(&format!("{base}/dl/real")),
+        _ => Answer::bytes(200, fixture().ciphertext.clone(), false),
+    });
+    for r in download_both(&same.base, &DownloadOptions::default()) {
+        assert_eq!(r.unwrap(), fixture().plain);
+    }
+    let seen = same.seen();
+    assert!(seen.iter().any(|s| s.path == "/dl/real"));
+    for s in &seen {
+        assert!(s.header("referer").is_none(), "Referer sent: {s:?}");
+        if s.path.starts_with("/dl/") {
+            assert!(
+                s.header("authorization").is_none(),
+                "token sent to storage: {s:?}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Bounded work.
+
+/// A server listing six key pairs of one version: the key ring unlocks four and reports the
+/// rest.
+#[test]
+fn the_key_ring_unlocks_at_most_four_key_pairs_per_version() {
+    let one = serde_json::to_string(&fixture().container).unwrap();
+    let list = format!("[{}]", vec![one; 6].join(","));
+    let t = move |r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        assert_eq!(r.uri().path(), "/api/v4/user/account/keypairs");
+        Ok(http::Response::new(Bytes::from(list.clone())))
+    };
+    let skipped = Arc::new(Mutex::new(Vec::new()));
+    let s = skipped.clone();
+    let client = Client::new(Blocking(t), "https://dracoon.example")
+        .unwrap()
+        .with_auth_token(TOKEN)
+        .with_event_handler(move |e| {
+            if let Event::Skipped(x) = e {
+                s.lock().unwrap().push(x.reason.to_string());
+            }
+        });
+    let ring = block_on(client.key_ring(&Password::new(PASSWORD), None, None)).unwrap();
+    assert_eq!(
+        ring.pairs().len(),
+        dracoon_crypto::transport::MAX_KEY_PAIRS_PER_VERSION
+    );
+    let skipped = skipped.lock().unwrap();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped.iter().all(|r| r.contains("more than 4")),
+        "{skipped:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Paths, schemes, messages.
+
+/// An upload id `..` from the server would turn `/nodes/files/uploads/{id}/s3_urls` into
+/// another API path: refused, and no request carries a dot segment.
+#[test]
+fn a_dot_dot_upload_id_is_refused() {
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let p = paths.clone();
+    let t = move |r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        p.lock().unwrap().push(r.uri().path().to_owned());
+        let body: &[u8] = if r.uri().path() == "/api/v4/nodes/files/uploads" {
+            br#"{"uploadId":"..","uploadUrl":"https://dracoon.example/api/v4/uploads/t","token":"t"}"#
+        } else {
+            b"{}"
+        };
+        Ok(http::Response::new(Bytes::from_static(body)))
+    };
+    let client = Client::new(Blocking(t), "https://dracoon.example")
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let data = vec![1u8; 1000];
+    let options = UploadOptions::new(1, "x.bin").size(1000).s3(true);
+    let r = block_on(client.upload(
+        data.as_slice(),
+        fixture().pair.public_key(),
+        &options,
+        &mut |_| {},
+    ));
+    assert!(
+        matches!(&r, Err(Error::Transport(e)) if e.kind() == TransportErrorKind::InvalidResponse),
+        "{r:?}"
+    );
+    for path in paths.lock().unwrap().iter() {
+        assert!(
+            !path.split('/').any(|s| s == ".." || s == "."),
+            "a dot segment was sent: {path}"
+        );
+    }
+}
+
+/// `http://` carries the token in clear: refused for the server URL and for URLs the server
+/// hands out, except to loopback hosts.
+#[test]
+fn plain_http_only_to_loopback() {
+    let never = |_r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        panic!("no request may be sent")
+    };
+    for bad in [
+        "http://dracoon.example",
+        "http://127.0.0.1.evil.example",
+        "http://10.0.0.1",
+        "ftp://dracoon.example",
+        "dracoon.example",
+    ] {
+        assert!(
+            matches!(
+                Client::new(Blocking(never), bad),
+                Err(Error::InvalidArgument(_))
+            ),
+            "{bad} accepted"
+        );
+    }
+    for ok in [
+        "https://dracoon.example",
+        "http://127.0.0.1:8080",
+        "http://127.9.8.7",
+        "http://localhost:1",
+        "http://[::1]:8080",
+    ] {
+        assert!(Client::new(Blocking(never), ok).is_ok(), "{ok} refused");
+    }
+
+    // A download URL on plain http to a remote host: refused before it is requested.
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let a = asked.clone();
+    let t = move |r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        a.lock().unwrap().push(r.uri().to_string());
+        let body = match r.uri().path() {
+            "/api/v4/nodes/files/7/user_file_key" => Bytes::from(fixture().efk_json.clone()),
+            _ => Bytes::from_static(br#"{"downloadUrl":"http://203.0.113.9/dl/tok"}"#),
+        };
+        Ok(http::Response::new(body))
+    };
+    let client = Client::new(Blocking(t), "https://dracoon.example")
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let r = block_on(client.download_to_vec(7, &ring(), &DownloadOptions::default()));
+    assert!(
+        matches!(&r, Err(Error::Transport(e)) if e.kind() == TransportErrorKind::InvalidResponse),
+        "{:?}",
+        r.map(|v| v.len())
+    );
+    assert!(
+        !asked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| u.contains("203.0.113.9"))
+    );
+}
+
+/// A server error message with terminal escapes reaches the caller without control characters,
+/// in the library's error and on the CLI's stderr.
+#[test]
+fn server_messages_cannot_drive_the_terminal() {
+    let hostile =
+        r#"{"code":400,"message":"\u001b]0;owned\u0007\u001b[2Jgone\r\nnext","errorCode":-1}"#;
+    let server = RawServer::start(move |_, _| Answer::json(400, hostile));
+    let client = Client::new(
+        Blocking(BlockingReqwestTransport::new().unwrap()),
+        &server.base,
+    )
+    .unwrap()
+    .with_auth_token(TOKEN);
+    let err = block_on(client.user_file_key(7)).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Api { status: 400, .. }));
+    assert!(text.contains("gone"), "{text}");
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let kp = dir.path().join("kp.json");
+    std::fs::write(&kp, fixture().container.to_json()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dracoon-crypto"))
+        .args([
+            "download",
+            "--server",
+            &server.base,
+            "--file-id",
+            "7",
+            "--keypair",
+        ])
+        .arg(&kp)
+        .args(["--out", "-"])
+        .env("DRACOON_AUTH_TOKEN", TOKEN)
+        .env("DRACOON_CRYPTO_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("gone"), "{stderr}");
+    assert!(
+        !stderr.trim_end_matches('\n').chars().any(char::is_control),
+        "{stderr:?}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // And the CLI refuses plain http to a remote host as a usage error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dracoon-crypto"))
+        .args([
+            "download",
+            "--server",
+            "http://dracoon.example",
+            "--file-id",
+            "7",
+            "--out",
+            "-",
+        ])
+        .env("DRACOON_AUTH_TOKEN", TOKEN)
+        .env("DRACOON_CRYPTO_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https://"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. (transport part) and 6.
+
+/// `download_to_writer` (and the CLI's `download --out -`) verify before writing: a modified
+/// file leaves the writer empty.
+#[test]
+fn download_to_writer_writes_nothing_before_the_tag_verified() {
+    let mut bad = fixture().ciphertext.clone();
+    bad[3] ^= 0x10;
+    for (content, ok) in [(fixture().ciphertext.clone(), true), (bad, false)] {
+        let server = download_server(move |_, _| Answer::bytes(200, content.clone(), false));
+        let client = Client::new(
+            Blocking(BlockingReqwestTransport::new().unwrap()),
+            &server.base,
+        )
+        .unwrap()
+        .with_auth_token(TOKEN);
+        let mut sink = Vec::new();
+        let r = block_on(client.download_to_writer(
+            7,
+            &ring(),
+            &mut sink,
+            &DownloadOptions::default(),
+            &mut |_| {},
+        ));
+        if ok {
+            assert_eq!(r.unwrap(), fixture().plain.len() as u64);
+            assert_eq!(sink, fixture().plain);
+        } else {
+            assert!(matches!(r, Err(Error::BadFile)), "{r:?}");
+            assert!(sink.is_empty(), "{} unverified bytes written", sink.len());
+
+            let dir = tempfile::tempdir().unwrap();
+            let kp = dir.path().join("kp.json");
+            std::fs::write(&kp, fixture().container.to_json()).unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_dracoon-crypto"))
+                .args([
+                    "download",
+                    "--server",
+                    &server.base,
+                    "--file-id",
+                    "7",
+                    "--keypair",
+                ])
+                .arg(&kp)
+                .args(["--out", "-"])
+                .env("DRACOON_AUTH_TOKEN", TOKEN)
+                .env("DRACOON_CRYPTO_PASSWORD", PASSWORD)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("bad_file"));
+            assert!(out.stdout.is_empty(), "download --out - released plaintext");
+        }
+    }
+}
+
+/// Access passwords never show in `Debug`.
+#[test]
+fn access_passwords_are_redacted_in_debug() {
+    let secret = "hunter2-access";
+    let mut opts = UploadShareOptions::new("f.bin");
+    opts.access_password = Some(secret.into());
+    let req = CreateShareUploadChannelRequest {
+        name: "f.bin".into(),
+        password: Some(secret.into()),
+        ..Default::default()
+    };
+    let dl = PublicDownloadTokenGenerateRequest {
+        password: Some(secret.into()),
+    };
+    let share = CreateDownloadShareRequest {
+        password: Some(secret.into()),
+        ..Default::default()
+    };
+    for text in [
+        format!("{opts:?}"),
+        format!("{req:?}"),
+        format!("{dl:?}"),
+        format!("{share:?}"),
+    ] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("redacted"), "{text}");
+    }
+}

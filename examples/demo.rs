@@ -8,7 +8,12 @@
 //!
 //! ```text
 //! cargo run --release --example demo [-- --offline] [-- --size-mib N]
+//! RUST_LOG=dracoon_crypto=debug cargo run --release --example demo   # with the workflows' traces
 //! ```
+//!
+//! With `RUST_LOG` set, the crate's `tracing` spans and events (feature `tracing`: one span per
+//! workflow and per request, with the step, status and bytes; never a URL or secret) go to
+//! stderr through `tracing-subscriber`.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -46,6 +51,12 @@ fn options() -> Res<Options> {
 }
 
 fn main() -> Res<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(io::stderr)
+            .init();
+    }
     let opts = options()?;
     if opts.offline {
         offline_demo(&opts)

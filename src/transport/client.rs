@@ -329,6 +329,28 @@ impl<T: Transport> Client<T> {
     }
 
     pub(crate) fn emit(&self, event: Event) {
+        #[cfg(feature = "tracing")]
+        match &event {
+            Event::Retry {
+                step,
+                attempt,
+                delay,
+                reason,
+            } => tracing::warn!(
+                step,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                reason = %reason,
+                "retrying"
+            ),
+            Event::Skipped(s) => tracing::warn!(
+                file_id = s.file_id,
+                user_id = s.user_id,
+                reason = %s.reason,
+                "skipped"
+            ),
+            Event::Distributed { pairs } => tracing::info!(pairs, "file keys distributed"),
+        }
         if let Some(sink) = &self.events {
             sink(&event);
         }
@@ -394,8 +416,24 @@ impl<T: Transport> Client<T> {
     }
 
     /// Sends `call`, retrying as the policy allows; a 2xx answer is returned, anything else is
-    /// an error.
+    /// an error. With feature `tracing`, in a `dracoon.request` span naming the step.
     pub(crate) async fn execute(&self, call: &Call) -> Result<http::Response<Bytes>> {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument as _;
+            let span = tracing::debug_span!(
+                "dracoon.request",
+                step = call.step,
+                method = %call.method,
+                request_bytes = call.body.len()
+            );
+            self.execute_inner(call).instrument(span).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.execute_inner(call).await
+    }
+
+    async fn execute_inner(&self, call: &Call) -> Result<http::Response<Bytes>> {
         let mut retry = 0u32;
         loop {
             let request = self.build(call)?;
@@ -405,6 +443,15 @@ impl<T: Transport> Client<T> {
                 .await
                 // Whatever the transport did, no workflow sees more than the step asked for.
                 .and_then(|resp| call.limit.check(resp.body().len() as u64).map(|()| resp));
+            #[cfg(feature = "tracing")]
+            match &answer {
+                Ok(resp) => tracing::debug!(
+                    status = resp.status().as_u16(),
+                    response_bytes = resp.body().len(),
+                    "answer"
+                ),
+                Err(e) => tracing::debug!(kind = ?e.kind(), error = %e, "no answer"),
+            }
             let (err, retryable, after) = match answer {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {

@@ -411,6 +411,10 @@ impl<T: Transport> Client<T> {
     ///
     /// Build `keys` with [`Client::key_ring`] (own key pairs, or rescue key pairs for
     /// [`MissingKeysFilter::use_key`]).
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.distribute_missing_keys", level = "info", skip_all)
+    )]
     pub async fn distribute_missing_keys(
         &self,
         keys: &KeyRing,

@@ -109,6 +109,10 @@ impl<T: Transport> Client<T> {
     /// temporary file beside `path` (unnamed on Linux), which appears at `path` only after the
     /// GCM tag verified; on any failure `path` is untouched. Decryption and file I/O run
     /// through [`Transport::offload`]. Returns the number of bytes.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.download", level = "info", skip_all)
+    )]
     pub async fn download_to_path(
         &self,
         file_id: i64,
@@ -125,6 +129,10 @@ impl<T: Transport> Client<T> {
     /// Downloads and decrypts file `file_id` into memory; the plaintext is returned only after
     /// the tag verified. Every intermediate buffer that held plaintext (also unauthenticated
     /// plaintext, on [`Error::BadFile`]) is wiped; the returned vector is the caller's.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.download", level = "info", skip_all)
+    )]
     pub async fn download_to_vec(
         &self,
         file_id: i64,
@@ -141,6 +149,10 @@ impl<T: Transport> Client<T> {
     /// it received nothing). The ciphertext is spooled meanwhile into an unnamed temporary file
     /// ([`crate::CiphertextSpool`]), so memory stays bounded by one chunk; the final pass
     /// writes into `writer` on the calling task.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.download", level = "info", skip_all)
+    )]
     pub async fn download_to_writer<W: Write>(
         &self,
         file_id: i64,

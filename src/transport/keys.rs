@@ -277,6 +277,10 @@ impl<T: Transport> Client<T> {
     /// force unbounded work. Entries with unknown versions, key pairs beyond the cap, and key
     /// pairs the password does not open while another one opens, are skipped and reported as
     /// [`Event::Skipped`]; when none opens, the first error is returned.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.key_ring", level = "info", skip_all)
+    )]
     pub async fn key_ring(
         &self,
         password: &Password,

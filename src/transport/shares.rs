@@ -234,6 +234,10 @@ impl<T: Transport> Client<T> {
     }
 
     /// Downloads an encrypted download share into `path` (atomically, after the tag verified).
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.download_share", level = "info", skip_all)
+    )]
     pub async fn download_share_to_path(
         &self,
         access_key: &str,
@@ -254,6 +258,10 @@ impl<T: Transport> Client<T> {
     }
 
     /// Downloads an encrypted download share into memory (returned after the tag verified).
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.download_share", level = "info", skip_all)
+    )]
     pub async fn download_share_to_vec(
         &self,
         access_key: &str,
@@ -268,6 +276,10 @@ impl<T: Transport> Client<T> {
     /// Uploads `source` encrypted into an upload share of an encrypted room: the file key is
     /// wrapped for **every** public key of the share's `userUserPublicKeyList` (entries that
     /// cannot be read are skipped and reported as [`Event::Skipped`]).
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.upload_to_share", level = "info", skip_all)
+    )]
     pub async fn upload_to_share<R: Read>(
         &self,
         access_key: &str,

@@ -198,6 +198,10 @@ impl<T: Transport> Client<T> {
     /// Memory: one chunk of ciphertext (kept until the server acknowledged it, so that a retry
     /// resends exactly those bytes). `source` is read with `std::io::Read` on the calling task;
     /// `progress` is called after every acknowledged chunk.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.upload", level = "info", skip_all)
+    )]
     pub async fn upload<R: Read>(
         &self,
         mut source: R,

@@ -9,7 +9,7 @@ use std::io::Read;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use dracoon_crypto::{UnverifiedDecryptingReader, FileDecryptor, FileEncryptor, decrypt_bytes};
+use dracoon_crypto::{FileDecryptor, FileEncryptor, UnverifiedDecryptingReader, decrypt_bytes};
 use dracoon_crypto_fuzz::inputs::StreamInput;
 use dracoon_crypto_fuzz::{chunk_lengths, plain_file_key, plain_file_key_parts};
 use libfuzzer_sys::fuzz_target;

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use dracoon_crypto::{
-    UnverifiedDecryptingReader, UnverifiedDecryptingWriter, Error, FileDecryptor, FileEncryptor, decrypt_bytes,
-    decrypt_to_path,
+    Error, FileDecryptor, FileEncryptor, UnverifiedDecryptingReader, UnverifiedDecryptingWriter,
+    decrypt_bytes, decrypt_to_path,
 };
 use dracoon_crypto_fuzz::inputs::{Mutation, TamperInput};
 use dracoon_crypto_fuzz::{chunk_lengths, plain_file_key};

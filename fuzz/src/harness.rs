@@ -18,8 +18,9 @@ use dracoon_crypto::transport::models::{
     GeneratePresignedUrlsRequest, ResolutionStrategy, UserFileKeyList, UserFileKeySetBatchRequest,
 };
 use dracoon_crypto::transport::{
-    Blocking, BlockingTransport, Bytes, Client, DownloadOptions, DownloadShareOptions, KeyRing,
-    MissingKeysFilter, RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on, http,
+    Blocking, BlockingTransport, BodyLimit, Bytes, Client, DownloadOptions, DownloadShareOptions,
+    KeyRing, MissingKeysFilter, RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on,
+    http,
 };
 use dracoon_crypto::{
     EncryptedFileKey, Error, Password, TransportError, TransportErrorKind, UserKeyPairVersion,
@@ -139,7 +140,31 @@ fn transport_error(kind: u8) -> TransportError {
 }
 
 impl BlockingTransport for Server<'_> {
-    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+    /// Answers as scripted, then holds the body to the step's limit as the real adapters do.
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+        limit: BodyLimit,
+    ) -> Result<http::Response<Bytes>, TransportError> {
+        let response = self.answer(request)?;
+        limit.check(response.body().len() as u64)?;
+        Ok(response)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.sleeps.push(duration);
+    }
+}
+
+impl Server<'_> {
+    fn answer(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, TransportError> {
         let mut inner = self
             .inner
             .lock()
@@ -226,14 +251,6 @@ impl BlockingTransport for Server<'_> {
             edit_range(&mut reply.headers, r);
         }
         Ok(inner.deliver(reply, &before, true))
-    }
-
-    fn sleep(&self, duration: Duration) {
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        inner.sleeps.push(duration);
     }
 }
 

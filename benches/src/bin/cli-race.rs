@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,8 +84,9 @@ fn devnull() -> Stdio {
 
 struct Case {
     name: &'static str,
-    /// (program, args, stdout to /dev/null)
-    args: Box<dyn Fn(&Path) -> (Vec<String>, bool)>,
+    args: Vec<String>,
+    /// Standard output to /dev/null (else the output is a file).
+    to_null: bool,
 }
 
 fn main() {
@@ -165,92 +166,74 @@ fn main() {
         Some(&b"sixteen bytes!!!"[..])
     );
 
-    let dd = d.clone();
-    let cases: Vec<Case> = vec![
+    let args = |v: &[&str]| -> Vec<String> {
+        v.iter()
+            .map(|a| match a.strip_prefix('@') {
+                Some(file) => d(file),
+                None => (*a).to_owned(),
+            })
+            .collect()
+    };
+    let cases = vec![
         Case {
             name: "encrypt --out -",
-            args: Box::new(move |_| {
-                (
-                    vec![
-                        "encrypt".into(),
-                        "--public-key".into(),
-                        dd("kp.json"),
-                        "--in".into(),
-                        dd("plain.bin"),
-                        "--out".into(),
-                        "-".into(),
-                        "--file-key-out".into(),
-                        dd("race.json"),
-                    ],
-                    true,
-                )
-            }),
+            args: args(&[
+                "encrypt",
+                "--public-key",
+                "@kp.json",
+                "--in",
+                "@plain.bin",
+                "--out",
+                "-",
+                "--file-key-out",
+                "@race.json",
+            ]),
+            to_null: true,
         },
         Case {
             name: "decrypt --out -",
-            args: Box::new({
-                let d = d.clone();
-                move |_| {
-                    (
-                        vec![
-                            "decrypt".into(),
-                            "--keypair".into(),
-                            d("kp.json"),
-                            "--file-key".into(),
-                            d("efk.json"),
-                            "--in".into(),
-                            d("cipher.bin"),
-                            "--out".into(),
-                            "-".into(),
-                        ],
-                        true,
-                    )
-                }
-            }),
+            args: args(&[
+                "decrypt",
+                "--keypair",
+                "@kp.json",
+                "--file-key",
+                "@efk.json",
+                "--in",
+                "@cipher.bin",
+                "--out",
+                "-",
+            ]),
+            to_null: true,
         },
         Case {
             name: "decrypt --out FILE",
-            args: Box::new({
-                let d = d.clone();
-                move |_| {
-                    (
-                        vec![
-                            "decrypt".into(),
-                            "--keypair".into(),
-                            d("kp.json"),
-                            "--file-key".into(),
-                            d("efk.json"),
-                            "--in".into(),
-                            d("cipher.bin"),
-                            "--out".into(),
-                            d("out.bin"),
-                        ],
-                        false,
-                    )
-                }
-            }),
+            args: args(&[
+                "decrypt",
+                "--keypair",
+                "@kp.json",
+                "--file-key",
+                "@efk.json",
+                "--in",
+                "@cipher.bin",
+                "--out",
+                "@out.bin",
+            ]),
+            to_null: false,
         },
         Case {
             name: "decrypt 16 B (unlock + unwrap)",
-            args: Box::new({
-                let d = d.clone();
-                move |_| {
-                    (
-                        vec![
-                            "decrypt".into(),
-                            "--keypair".into(),
-                            d("kp.json"),
-                            "--file-key".into(),
-                            d("small.json"),
-                            "--in".into(),
-                            d("small.enc"),
-                            "--out".into(),
-                            "-".into(),
-                        ],
-                        true,
-                    )
-                }
-            }),
+            args: args(&[
+                "decrypt",
+                "--keypair",
+                "@kp.json",
+                "--file-key",
+                "@small.json",
+                "--in",
+                "@small.enc",
+                "--out",
+                "-",
+            ]),
+            to_null: true,
         },
     ];
 
@@ -274,10 +257,9 @@ fn main() {
             let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for side in order {
                 let _ = std::fs::remove_file(d("out.bin"));
-                let (args, to_null) = (case.args)(&o.dir);
                 let mut c = Command::new(if side == 0 { &ours } else { &peer });
-                c.args(&args).env("DRACOON_CRYPTO_PASSWORD", PASSWORD);
-                if to_null {
+                c.args(&case.args).env("DRACOON_CRYPTO_PASSWORD", PASSWORD);
+                if case.to_null {
                     c.stdout(devnull());
                 }
                 let (t, r) = timed(c, case.name);

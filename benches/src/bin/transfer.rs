@@ -1,0 +1,286 @@
+//! Encrypted transfers against raw HTTP transfers of the same bytes, through the same client and
+//! the same in-process server (issue "Performance, round 2", goal 3):
+//!
+//! ```text
+//! cargo run --release -p dracoon-crypto-benches --bin transfer [-- --size-mib 256 --rounds 3]
+//! ```
+//!
+//! For each adapter (async `ReqwestTransport` on a tokio runtime, `BlockingReqwestTransport`):
+//! * encrypted upload: `Client::upload` of the file (8 MiB chunks) into an encrypted room;
+//! * raw upload: the same bytes, unencrypted, as the same 8 MiB chunk POSTs with
+//!   `Content-Range` to an upload channel of an unencrypted room, then the completion PUT, sent
+//!   straight through the transport's `send` (no workflow, no encryption);
+//! * encrypted download: `Client::download_to_vec` (8 MiB ranges, decrypted, tag verified);
+//! * raw download: the same ranged GETs of the same URL shape through `send`.
+//!
+//! Reported: MiB/s (best of the rounds) and encrypted / raw per direction.
+
+use std::time::{Duration, Instant};
+
+use dracoon_crypto::testkit::{TestServer, TestUser};
+use dracoon_crypto::transport::http::{Method, Request};
+use dracoon_crypto::transport::{
+    Blocking, BlockingReqwestTransport, BodyLimit, Bytes, Client, DownloadOptions, KeyRing,
+    ReqwestTransport, Transport, UploadOptions, block_on,
+};
+use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion};
+
+const CHUNK: usize = 8 << 20;
+
+struct World {
+    server: TestServer,
+    user: TestUser,
+    pair: UserKeyPair,
+    enc_room: i64,
+    raw_room: i64,
+}
+
+fn world() -> World {
+    let server = TestServer::start().expect("server");
+    let user = server.create_user("bench");
+    let pair = UserKeyPair::generate(UserKeyPairVersion::Rsa2048).expect("key pair");
+    let container = pair
+        .hazmat_to_container_with_iterations(&Password::new("pw"), 1000)
+        .expect("container");
+    server.add_user_key_pair(user.id, container, &pair);
+    let enc_room = server.create_room("enc", true, &[user.id]);
+    let raw_room = server.create_room("raw", false, &[user.id]);
+    World {
+        server,
+        user,
+        pair,
+        enc_room,
+        raw_room,
+    }
+}
+
+/// One request through the transport, 2xx required.
+async fn send<T: Transport>(t: &T, req: Request<Bytes>, limit: u64) -> Bytes {
+    let resp = t.send(req, BodyLimit::bytes(limit)).await.expect("send");
+    assert!(resp.status().is_success(), "HTTP {}", resp.status());
+    resp.into_body()
+}
+
+fn api(w: &World, method: Method, path: &str, body: String) -> Request<Bytes> {
+    Request::builder()
+        .method(method)
+        .uri(format!("{}/api/v4{path}", w.server.base_url()))
+        .header("Authorization", format!("Bearer {}", w.user.token))
+        .header("Content-Type", "application/json")
+        .body(Bytes::from(body))
+        .expect("request")
+}
+
+fn json_field(body: &[u8], field: &str) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("json");
+    match &v[field] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The raw upload: channel, chunk POSTs, completion. Returns the node id.
+async fn raw_upload<T: Transport>(t: &T, w: &World, data: &Bytes, name: &str) -> i64 {
+    let body = format!(
+        r#"{{"parentId":{},"name":"{name}","size":{}}}"#,
+        w.raw_room,
+        data.len()
+    );
+    let channel = send(
+        t,
+        api(w, Method::POST, "/nodes/files/uploads", body),
+        1 << 20,
+    )
+    .await;
+    let url = json_field(&channel, "uploadUrl");
+    let total = data.len();
+    let mut start = 0;
+    while start < total {
+        let end = (start + CHUNK).min(total);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(&url)
+            .header("Content-Type", "application/octet-stream")
+            .header(
+                "Content-Range",
+                format!("bytes {start}-{}/{total}", end - 1),
+            )
+            .body(data.slice(start..end))
+            .expect("chunk");
+        send(t, req, 1 << 20).await;
+        start = end;
+    }
+    let req = Request::builder()
+        .method(Method::PUT)
+        .uri(&url)
+        .header("Content-Type", "application/json")
+        .body(Bytes::from_static(
+            br#"{"resolutionStrategy":"autorename"}"#,
+        ))
+        .expect("complete");
+    let node = send(t, req, 1 << 20).await;
+    json_field(&node, "id").parse().expect("node id")
+}
+
+/// The raw download: download URL, ranged GETs. Returns the bytes.
+async fn raw_download<T: Transport>(t: &T, w: &World, node: i64, total: usize) -> Vec<u8> {
+    let dl = send(
+        t,
+        api(
+            w,
+            Method::POST,
+            &format!("/nodes/files/{node}/downloads"),
+            String::new(),
+        ),
+        1 << 20,
+    )
+    .await;
+    let url = json_field(&dl, "downloadUrl");
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let start = out.len();
+        let end = (start + CHUNK).min(total) - 1;
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(&url)
+            .header("Range", format!("bytes={start}-{end}"))
+            .body(Bytes::new())
+            .expect("range");
+        out.extend_from_slice(&send(t, req, (end - start + 1) as u64).await);
+    }
+    out
+}
+
+struct Times {
+    enc_up: Duration,
+    raw_up: Duration,
+    enc_down: Duration,
+    raw_down: Duration,
+}
+
+async fn race<T: Transport + Send>(t: T, w: &World, data: &Bytes, round: usize) -> Times {
+    let client = Client::new(&t, &w.server.base_url())
+        .expect("client")
+        .with_auth_token(&w.user.token);
+    let keys = KeyRing::new(vec![w.pair.clone()]);
+
+    let start = Instant::now();
+    let options = UploadOptions::new(w.enc_room, &format!("enc-{round}.bin"))
+        .size(data.len() as u64)
+        .chunk_size(CHUNK);
+    let up = client
+        .upload(&data[..], w.pair.public_key(), &options, &mut |_| {})
+        .await
+        .expect("encrypted upload");
+    let enc_up = start.elapsed();
+
+    let start = Instant::now();
+    let raw_node = raw_upload(&t, w, data, &format!("raw-{round}.bin")).await;
+    let raw_up = start.elapsed();
+
+    let start = Instant::now();
+    let got = client
+        .download_to_vec(
+            up.node.id,
+            &keys,
+            &DownloadOptions::default().chunk_size(CHUNK as u64),
+        )
+        .await
+        .expect("encrypted download");
+    let enc_down = start.elapsed();
+    assert!(got == data[..], "encrypted round trip");
+    drop(got);
+
+    let start = Instant::now();
+    let got = raw_download(&t, w, raw_node, data.len()).await;
+    let raw_down = start.elapsed();
+    assert!(got == data[..], "raw round trip");
+
+    Times {
+        enc_up,
+        raw_up,
+        enc_down,
+        raw_down,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let get = |name: &str, default: usize| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let size_mib = get("--size-mib", 256);
+    let rounds = get("--rounds", 3);
+    let w = world();
+    let data = Bytes::from(
+        (0..size_mib << 20)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
+            .collect::<Vec<u8>>(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    println!(
+        "transfer: {size_mib} MiB, {rounds} rounds (best), 8 MiB chunks, in-process server on 127.0.0.1"
+    );
+    println!();
+    println!("| adapter | direction | encrypted | raw HTTP | encrypted / raw |");
+    println!("|---|---|---:|---:|---:|");
+    for adapter in [
+        "async (ReqwestTransport)",
+        "blocking (BlockingReqwestTransport)",
+    ] {
+        let mut best: Option<Times> = None;
+        for round in 0..rounds {
+            let t = if adapter.starts_with("async") {
+                rt.block_on(race(
+                    ReqwestTransport::new().expect("transport"),
+                    &w,
+                    &data,
+                    round,
+                ))
+            } else {
+                block_on(race(
+                    Blocking(BlockingReqwestTransport::new().expect("transport")),
+                    &w,
+                    &data,
+                    round + 100,
+                ))
+            };
+            best = Some(match best {
+                None => t,
+                Some(b) => Times {
+                    enc_up: b.enc_up.min(t.enc_up),
+                    raw_up: b.raw_up.min(t.raw_up),
+                    enc_down: b.enc_down.min(t.enc_down),
+                    raw_down: b.raw_down.min(t.raw_down),
+                },
+            });
+        }
+        let b = best.expect("at least one round");
+        let mibs = |d: Duration| size_mib as f64 / d.as_secs_f64();
+        for (dir, e, r) in [
+            ("upload", b.enc_up, b.raw_up),
+            ("download", b.enc_down, b.raw_down),
+        ] {
+            println!(
+                "| {adapter} | {dir} | {:.0} MiB/s | {:.0} MiB/s | {:.2} |",
+                mibs(e),
+                mibs(r),
+                mibs(e) / mibs(r)
+            );
+        }
+    }
+    assert!(
+        w.server.violations().is_empty(),
+        "{:?}",
+        w.server.violations()
+    );
+}

@@ -77,6 +77,8 @@ struct Answer {
     body: Vec<u8>,
     /// Send the body with `Transfer-Encoding: chunked` (no `Content-Length`).
     chunked: bool,
+    /// Announce this `Content-Length`, send no body and hold the connection for 20 s.
+    stall: Option<u64>,
 }
 
 impl Answer {
@@ -86,6 +88,7 @@ impl Answer {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.into().into_bytes(),
             chunked: false,
+            stall: None,
         }
     }
 
@@ -95,6 +98,7 @@ impl Answer {
             headers: Vec::new(),
             body,
             chunked,
+            stall: None,
         }
     }
 
@@ -104,6 +108,14 @@ impl Answer {
             headers: vec![("Location".into(), location.into())],
             body: Vec::new(),
             chunked: false,
+            stall: None,
+        }
+    }
+
+    fn stalled(status: u16, content_length: u64) -> Answer {
+        Answer {
+            stall: Some(content_length),
+            ..Answer::bytes(status, Vec::new(), false)
         }
     }
 }
@@ -182,7 +194,12 @@ fn serve(
     for (k, v) in &answer.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if answer.chunked {
+    if let Some(n) = answer.stall {
+        head.push_str(&format!("Content-Length: {n}\r\n\r\n"));
+        out.write_all(head.as_bytes())?;
+        out.flush()?;
+        std::thread::sleep(std::time::Duration::from_secs(20));
+    } else if answer.chunked {
         head.push_str("Transfer-Encoding: chunked\r\n\r\n");
         out.write_all(head.as_bytes())?;
         for piece in answer.body.chunks(64 * 1024) {
@@ -261,24 +278,134 @@ fn a_host_ignoring_range_cannot_make_us_read_more_than_the_range() {
     }
 }
 
+/// The range a download chunk asks for (`Range: bytes=A-B`), inclusive.
+fn asked_range(req: &Seen) -> (usize, usize) {
+    let range = req.header("range").and_then(|r| r.strip_prefix("bytes="));
+    let (a, b) = range.and_then(|r| r.split_once('-')).unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+/// A 206 answer with bytes `a..=b` of the test file's ciphertext.
+fn partial(a: usize, b: usize) -> Answer {
+    let ct = &fixture().ciphertext;
+    let mut ans = Answer::bytes(206, ct[a..=b].to_vec(), false);
+    ans.headers.push((
+        "Content-Range".into(),
+        format!("bytes {a}-{b}/{}", ct.len()),
+    ));
+    ans
+}
+
 /// The honest host, for contrast: ranged answers of the asked size download completely.
 #[test]
 fn an_honest_ranged_host_downloads_in_small_chunks() {
     let server = download_server(|req, _| {
-        let ct = &fixture().ciphertext;
-        let range = req.header("range").and_then(|r| r.strip_prefix("bytes="));
-        let (a, b) = range.and_then(|r| r.split_once('-')).unwrap();
-        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
-        let b = b.min(ct.len() - 1);
-        let mut ans = Answer::bytes(206, ct[a..=b].to_vec(), false);
-        ans.headers.push((
-            "Content-Range".into(),
-            format!("bytes {a}-{b}/{}", ct.len()),
-        ));
-        ans
+        let (a, b) = asked_range(req);
+        partial(a, b.min(fixture().ciphertext.len() - 1))
     });
     for r in download_both(&server.base, &DownloadOptions::default().chunk_size(4096)) {
         assert_eq!(r.unwrap(), fixture().plain);
+    }
+}
+
+/// A host that answers less than the range asked for (before the end of the file) is refused:
+/// every chunk is exactly the range asked for, cut only at the end.
+#[test]
+fn a_chunk_shorter_than_the_asked_range_is_refused() {
+    let server = download_server(|req, _| {
+        let (a, b) = asked_range(req);
+        partial(a, (a + (b - a) / 2).min(fixture().ciphertext.len() - 1))
+    });
+    for r in download_both(&server.base, &DownloadOptions::default().chunk_size(4096)) {
+        assert!(
+            matches!(&r, Err(Error::Transport(e))
+                if e.kind() == TransportErrorKind::InvalidResponse
+                    && e.to_string().contains("shorter than the range")),
+            "{:?}",
+            r.map(|v| v.len())
+        );
+    }
+}
+
+/// An announced `Content-Length` beyond the limit is refused before any body byte is read:
+/// this host announces 1 TiB, sends nothing and holds the connection for 20 s.
+#[test]
+fn an_oversized_content_length_is_refused_at_once() {
+    let server = download_server(|_, _| Answer::stalled(200, 1 << 40));
+    let start = std::time::Instant::now();
+    for (adapter, r) in ["async", "blocking"].iter().zip(download_both(
+        &server.base,
+        &DownloadOptions::default().chunk_size(16),
+    )) {
+        assert!(is_too_large(&r), "{adapter}: {:?}", r.map(|v| v.len()));
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "the adapters waited for the body: {:?}",
+        start.elapsed()
+    );
+}
+
+/// Answers that only acknowledge (an upload chunk here) are held to 64 KiB: an upload host
+/// that answers a chunk with 1 MiB (with or without `Content-Length`) is refused through both
+/// adapters, and the upload channel is deleted.
+#[test]
+fn upload_acknowledgements_are_bounded() {
+    for chunked in [false, true] {
+        let server =
+            RawServer::start(
+                move |req, base| match (req.method.as_str(), req.path.as_str()) {
+                    ("POST", "/api/v4/nodes/files/uploads") => Answer::json(
+                        201,
+                        format!(r#"{{"uploadId":"u1","uploadUrl":"{base}/up/tok","token":"tok"}}"#),
+                    ),
+                    ("POST", "/up/tok") => Answer::bytes(200, vec![b' '; 1 << 20], chunked),
+                    ("DELETE", "/up/tok") => Answer::bytes(204, Vec::new(), false),
+                    _ => Answer::json(404, "{}"),
+                },
+            );
+        let data = vec![7u8; 1000];
+        let options = UploadOptions::new(1, "x.bin").size(1000);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let async_client = Client::new(ReqwestTransport::new().unwrap(), &server.base)
+            .unwrap()
+            .with_auth_token(TOKEN);
+        let a = rt.block_on(async_client.upload(
+            data.as_slice(),
+            fixture().pair.public_key(),
+            &options,
+            &mut |_| {},
+        ));
+        let blocking_client = Client::new(
+            Blocking(BlockingReqwestTransport::new().unwrap()),
+            &server.base,
+        )
+        .unwrap()
+        .with_auth_token(TOKEN);
+        let b = block_on(blocking_client.upload(
+            data.as_slice(),
+            fixture().pair.public_key(),
+            &options,
+            &mut |_| {},
+        ));
+        for (adapter, r) in [("async", a), ("blocking", b)] {
+            assert!(
+                matches!(&r, Err(Error::Transport(e)) if e.kind() == TransportErrorKind::BodyTooLarge),
+                "{adapter}, chunked {chunked}: {r:?}"
+            );
+        }
+        let deletes = server
+            .seen()
+            .iter()
+            .filter(|s| s.method == "DELETE" && s.path == "/up/tok")
+            .count();
+        assert_eq!(
+            deletes, 2,
+            "the channel is deleted after each failed upload"
+        );
     }
 }
 

@@ -373,6 +373,16 @@ impl<'a, 's, T: Transport> Chunks<'a, 's, T> {
                         }
                         self.total = Some(t);
                     }
+                    // Exactly the range asked for, cut only at the end of the file (a chunk
+                    // that stops early is the last one only when the size is unknown).
+                    if let Some(t) = self.total
+                        && last != end.min(t.saturating_sub(1))
+                    {
+                        return Err(invalid(
+                            "download chunk",
+                            "the answer is shorter than the range asked for",
+                        ));
+                    }
                     false
                 }
                 StatusCode::OK if offset == 0 => true,

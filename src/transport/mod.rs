@@ -72,10 +72,10 @@ mod util;
 
 #[cfg(feature = "blocking")]
 mod blocking_adapter;
-#[cfg(any(feature = "reqwest", feature = "blocking"))]
-mod redirect;
 #[cfg(feature = "reqwest")]
 mod reqwest_adapter;
+#[cfg(any(feature = "reqwest", feature = "blocking"))]
+mod reqwest_common;
 
 use std::future::Future;
 use std::time::Duration;
@@ -99,10 +99,10 @@ pub use util::rfc3339;
 
 #[cfg(feature = "blocking")]
 pub use blocking_adapter::BlockingReqwestTransport;
-#[cfg(any(feature = "reqwest", feature = "blocking"))]
-pub use redirect::same_origin_redirects;
 #[cfg(feature = "reqwest")]
 pub use reqwest_adapter::ReqwestTransport;
+#[cfg(any(feature = "reqwest", feature = "blocking"))]
+pub use reqwest_common::same_origin_redirects;
 
 /// The most bytes a transport may accept in the body of one answer.
 ///

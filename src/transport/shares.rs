@@ -7,7 +7,7 @@ use std::path::Path;
 use http::Method;
 
 use super::Transport;
-use super::client::{Call, CancelFlag, Client, Event, invalid};
+use super::client::{ACK_LIMIT, Call, CancelFlag, Client, Event, invalid};
 use super::distribute::{KeyRing, SkipReason, Skipped};
 use super::download::{DownloadOptions, UrlSource};
 use super::models::{
@@ -360,7 +360,8 @@ impl<T: Transport> Client<T> {
                 format!("/public/shares/uploads/{ak}/{id}"),
                 "cancel share upload",
             )
-            .public();
+            .public()
+            .limit(ACK_LIMIT);
             let _ = self.execute(&cancel).await;
         }
         result

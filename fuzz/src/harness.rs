@@ -18,8 +18,9 @@ use dracoon_crypto::transport::models::{
     GeneratePresignedUrlsRequest, ResolutionStrategy, UserFileKeyList, UserFileKeySetBatchRequest,
 };
 use dracoon_crypto::transport::{
-    Blocking, BlockingTransport, Bytes, Client, DownloadOptions, DownloadShareOptions, KeyRing,
-    MissingKeysFilter, RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on, http,
+    Blocking, BlockingTransport, BodyLimit, Bytes, Client, DownloadOptions, DownloadShareOptions,
+    KeyRing, MissingKeysFilter, RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on,
+    http,
 };
 use dracoon_crypto::{
     EncryptedFileKey, Error, Password, TransportError, TransportErrorKind, UserKeyPairVersion,
@@ -139,7 +140,13 @@ fn transport_error(kind: u8) -> TransportError {
 }
 
 impl BlockingTransport for Server<'_> {
-    fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+    /// The body limit is left to the client, which checks every answer again: the fuzzer
+    /// thereby also plays a transport that reads more than it was asked to.
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+        _limit: BodyLimit,
+    ) -> Result<http::Response<Bytes>, TransportError> {
         let mut inner = self
             .inner
             .lock()

@@ -458,6 +458,172 @@ fn the_client_rechecks_what_a_careless_transport_returns() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3. CPU-heavy work off the executor.
+
+/// Runs `work` on a current-thread runtime beside a task that ticks every 5 ms; returns the
+/// work's output and the largest gap the ticker saw.
+fn with_ticker<F: std::future::Future>(work: F) -> (F::Output, std::time::Duration) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let ticker = tokio::spawn(async move {
+            let mut last = Instant::now();
+            let mut max = Duration::ZERO;
+            while !s.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let now = Instant::now();
+                max = max.max(now - last);
+                last = now;
+            }
+            max
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let out = work.await;
+        stop.store(true, Ordering::Relaxed);
+        (out, ticker.await.unwrap())
+    })
+}
+
+/// RSA-4096 key generation with PBKDF2 sealing (a room rescue key pair, an encrypted download
+/// share) and opening a share (PBKDF2 with the real 1,300,000 iterations, RSA-4096) through
+/// `ReqwestTransport` on a current-thread runtime: the ticker never waits over 50 ms. The
+/// bound is on the gap between ticks, not on how long the work takes.
+#[test]
+fn key_generation_and_share_opening_never_block_the_runtime() {
+    let share_pw = Password::new("share-Pa55");
+    let share_pair = UserKeyPair::generate(UserKeyPairVersion::Rsa4096).unwrap();
+    let share_container = share_pair.to_container(&share_pw).unwrap();
+    let (_, key) = encrypt_bytes(b"shared").unwrap();
+    let share_efk = share_pair.public_key().wrap_file_key(&key).unwrap();
+    let info = serde_json::json!({
+        "isEncrypted": true,
+        "fileKey": serde_json::from_str::<serde_json::Value>(&share_efk.to_json()).unwrap(),
+        "privateKeyContainer": share_container.private_key_container,
+    })
+    .to_string();
+    let server = RawServer::start(
+        move |req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/api/v4/nodes/rooms/1/keypair") => Answer::bytes(204, Vec::new(), false),
+            ("GET", "/api/v4/nodes/files/7/user_file_key") => {
+                Answer::json(200, &fixture().efk_json)
+            }
+            ("POST", "/api/v4/shares/downloads") => {
+                Answer::json(201, r#"{"id":1,"accessKey":"ak","nodeId":7}"#)
+            }
+            ("GET", "/api/v4/public/shares/downloads/ak") => Answer::json(200, &info),
+            _ => Answer::json(404, "{}"),
+        },
+    );
+    let client = Client::new(ReqwestTransport::new().unwrap(), &server.base)
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let pw = Password::new(PASSWORD);
+    let (opened, max_gap) = with_ticker(async {
+        client
+            .create_room_rescue_key_pair(1, UserKeyPairVersion::Rsa4096, &pw)
+            .await
+            .unwrap();
+        client
+            .create_encrypted_download_share(7, &ring(), &pw, &Default::default())
+            .await
+            .unwrap();
+        client.open_download_share("ak", &share_pw).await.unwrap()
+    });
+    assert_eq!(*opened.key.to_json(), *key.to_json());
+    assert!(
+        max_gap < std::time::Duration::from_millis(50),
+        "the runtime was blocked for {max_gap:?}"
+    );
+}
+
+/// Downloads to a path and to a writer do their file I/O (and decryption or GHASH) through
+/// `Transport::offload`: once per chunk at least.
+#[test]
+fn downloads_do_their_file_io_through_offload() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Counting<T> {
+        inner: T,
+        offloads: AtomicUsize,
+    }
+    impl<T: Transport> Transport for Counting<T> {
+        fn send(
+            &self,
+            request: http::Request<Bytes>,
+            limit: dracoon_crypto::transport::BodyLimit,
+        ) -> impl std::future::Future<Output = Result<http::Response<Bytes>, TransportError>> + Send
+        {
+            self.inner.send(request, limit)
+        }
+        fn sleep(&self, d: std::time::Duration) -> impl std::future::Future<Output = ()> + Send {
+            self.inner.sleep(d)
+        }
+        fn offload<R, F>(
+            &self,
+            work: F,
+        ) -> impl std::future::Future<Output = Result<R, TransportError>> + Send
+        where
+            R: Send + 'static,
+            F: FnOnce() -> R + Send + 'static,
+        {
+            self.offloads.fetch_add(1, Ordering::SeqCst);
+            self.inner.offload(work)
+        }
+    }
+    let server = download_server(|req, _| {
+        let (a, b) = asked_range(req);
+        partial(a, b.min(fixture().ciphertext.len() - 1))
+    });
+    let chunks = fixture().ciphertext.len().div_ceil(4096);
+    let client = Client::new(
+        Counting {
+            inner: Blocking(BlockingReqwestTransport::new().unwrap()),
+            offloads: AtomicUsize::new(0),
+        },
+        &server.base,
+    )
+    .unwrap()
+    .with_auth_token(TOKEN);
+    let options = DownloadOptions::default().chunk_size(4096);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.bin");
+    block_on(client.download_to_path(7, &ring(), &path, &options, &mut |_| {})).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), fixture().plain);
+    let to_path = client.transport().offloads.swap(0, Ordering::SeqCst);
+    assert!(to_path > chunks, "{to_path} offloads for {chunks} chunks");
+    let mut out = Vec::new();
+    block_on(client.download_to_writer(7, &ring(), &mut out, &options, &mut |_| {})).unwrap();
+    assert_eq!(out, fixture().plain);
+    let to_writer = client.transport().offloads.load(Ordering::SeqCst);
+    assert!(
+        to_writer > chunks,
+        "{to_writer} offloads for {chunks} chunks"
+    );
+}
+
+/// `ReqwestTransport::offload` outside a tokio runtime runs the work inline instead of
+/// panicking; inside one, a panicking work item is an error, not a panic of the caller.
+#[test]
+fn reqwest_offload_never_panics() {
+    let t = ReqwestTransport::new().unwrap();
+    assert_eq!(block_on(t.offload(|| 6 * 7)).unwrap(), 42);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(t.offload(|| -> u8 { panic!("work failed") }));
+    assert!(
+        matches!(&r, Err(e) if e.kind() == TransportErrorKind::Other && e.to_string().contains("panicked")),
+        "{r:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // 4. Redirects.
 
 /// A download URL that redirects to another origin: neither adapter follows it, so the other

@@ -695,6 +695,34 @@ fn redirects_never_leave_the_origin() {
     }
 }
 
+/// A same-origin redirect loop is followed at most 5 times, then the 3xx is the answer (an API
+/// error for the workflow), through both adapters.
+#[test]
+fn same_origin_redirects_are_limited() {
+    let server = download_server(|req, base| {
+        let n: u32 = req
+            .path
+            .strip_prefix("/dl/hop")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Answer::redirect(&format!("{base}/dl/hop{}", n + 1))
+    });
+    for r in download_both(&server.base, &DownloadOptions::default()) {
+        assert!(
+            matches!(r, Err(Error::Api { status: 302, .. })),
+            "{:?}",
+            r.map(|v| v.len())
+        );
+    }
+    let hops = server
+        .seen()
+        .iter()
+        .filter(|s| s.path.starts_with("/dl/"))
+        .count();
+    // Per adapter: the download URL and 5 redirects.
+    assert_eq!(hops, 2 * 6, "{:?}", server.seen());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Bounded work.
 

@@ -759,6 +759,77 @@ fn the_key_ring_unlocks_at_most_four_key_pairs_per_version() {
     );
 }
 
+/// A key pair container from a server may ask for at most 2,000,000 PBKDF2 iterations: one
+/// asking for 2,000,001 is refused before any derivation by the library
+/// (`Client::unlock_user_key_pair`, `Client::key_ring`) and by the CLI's `download`, while the
+/// same container from a local file (`--keypair`, limit 10,000,000) still opens.
+#[test]
+fn server_containers_have_the_lower_pbkdf2_cap() {
+    let heavy = fixture()
+        .pair
+        .hazmat_to_container_with_iterations(&Password::new(PASSWORD), 2_000_001)
+        .unwrap();
+    let heavy_json = heavy.to_json();
+    let list = format!("[{heavy_json}]");
+    let content = fixture().ciphertext.clone();
+    let server = RawServer::start(move |req, base| {
+        let path = req.path.split('?').next().unwrap_or_default();
+        match path {
+            "/api/v4/user/account/keypair" => Answer::json(200, &heavy_json),
+            "/api/v4/user/account/keypairs" => Answer::json(200, &list),
+            "/api/v4/nodes/files/7/user_file_key" => Answer::json(200, &fixture().efk_json),
+            "/api/v4/nodes/files/7/downloads" => {
+                Answer::json(200, format!(r#"{{"downloadUrl":"{base}/dl/tok"}}"#))
+            }
+            "/dl/tok" => Answer::bytes(200, content.clone(), false),
+            _ => Answer::json(404, "{}"),
+        }
+    });
+    let client = Client::new(
+        Blocking(BlockingReqwestTransport::new().unwrap()),
+        &server.base,
+    )
+    .unwrap()
+    .with_auth_token(TOKEN);
+    let pw = Password::new(PASSWORD);
+    fn too_many<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
+        matches!(r, Err(Error::LimitExceeded(dracoon_crypto::error::Limit::IterationCount { found })) if *found == 2_000_001)
+    }
+    let r = block_on(client.unlock_user_key_pair(None, &pw));
+    assert!(too_many(&r), "{r:?}");
+    let r = block_on(client.key_ring(&pw, None, None));
+    assert!(too_many(&r), "{r:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |keypair: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dracoon-crypto"));
+        c.args(["download", "--server", &server.base, "--file-id", "7"]);
+        if let Some(k) = keypair {
+            c.arg("--keypair").arg(k);
+        }
+        c.args(["--out", "-"])
+            .env("DRACOON_AUTH_TOKEN", TOKEN)
+            .env("DRACOON_CRYPTO_PASSWORD", PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let out = cli(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("limit_exceeded"), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    let kp = dir.path().join("kp.json");
+    std::fs::write(&kp, heavy.to_json()).unwrap();
+    let out = cli(Some(&kp));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, fixture().plain);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7. Paths, schemes, messages.
 

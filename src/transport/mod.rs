@@ -89,8 +89,8 @@ pub use http;
 pub use crate::error::{TransportError, TransportErrorKind};
 pub use client::{CancelFlag, Client, Event};
 pub use distribute::{
-    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MissingKeysFilter, SkipReason,
-    Skipped, UseKey,
+    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MAX_PUBLIC_KEYS_PER_USER,
+    MissingKeysFilter, SkipReason, Skipped, UseKey,
 };
 pub use download::DownloadOptions;
 pub use executor::block_on;

@@ -77,6 +77,8 @@ struct Answer {
     body: Vec<u8>,
     /// Send the body with `Transfer-Encoding: chunked` (no `Content-Length`).
     chunked: bool,
+    /// Announce this `Content-Length`, send no body and hold the connection for 20 s.
+    stall: Option<u64>,
 }
 
 impl Answer {
@@ -86,6 +88,7 @@ impl Answer {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.into().into_bytes(),
             chunked: false,
+            stall: None,
         }
     }
 
@@ -95,6 +98,7 @@ impl Answer {
             headers: Vec::new(),
             body,
             chunked,
+            stall: None,
         }
     }
 
@@ -104,6 +108,14 @@ impl Answer {
             headers: vec![("Location".into(), location.into())],
             body: Vec::new(),
             chunked: false,
+            stall: None,
+        }
+    }
+
+    fn stalled(status: u16, content_length: u64) -> Answer {
+        Answer {
+            stall: Some(content_length),
+            ..Answer::bytes(status, Vec::new(), false)
         }
     }
 }
@@ -182,7 +194,12 @@ fn serve(
     for (k, v) in &answer.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if answer.chunked {
+    if let Some(n) = answer.stall {
+        head.push_str(&format!("Content-Length: {n}\r\n\r\n"));
+        out.write_all(head.as_bytes())?;
+        out.flush()?;
+        std::thread::sleep(std::time::Duration::from_secs(20));
+    } else if answer.chunked {
         head.push_str("Transfer-Encoding: chunked\r\n\r\n");
         out.write_all(head.as_bytes())?;
         for piece in answer.body.chunks(64 * 1024) {
@@ -261,24 +278,134 @@ fn a_host_ignoring_range_cannot_make_us_read_more_than_the_range() {
     }
 }
 
+/// The range a download chunk asks for (`Range: bytes=A-B`), inclusive.
+fn asked_range(req: &Seen) -> (usize, usize) {
+    let range = req.header("range").and_then(|r| r.strip_prefix("bytes="));
+    let (a, b) = range.and_then(|r| r.split_once('-')).unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+/// A 206 answer with bytes `a..=b` of the test file's ciphertext.
+fn partial(a: usize, b: usize) -> Answer {
+    let ct = &fixture().ciphertext;
+    let mut ans = Answer::bytes(206, ct[a..=b].to_vec(), false);
+    ans.headers.push((
+        "Content-Range".into(),
+        format!("bytes {a}-{b}/{}", ct.len()),
+    ));
+    ans
+}
+
 /// The honest host, for contrast: ranged answers of the asked size download completely.
 #[test]
 fn an_honest_ranged_host_downloads_in_small_chunks() {
     let server = download_server(|req, _| {
-        let ct = &fixture().ciphertext;
-        let range = req.header("range").and_then(|r| r.strip_prefix("bytes="));
-        let (a, b) = range.and_then(|r| r.split_once('-')).unwrap();
-        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
-        let b = b.min(ct.len() - 1);
-        let mut ans = Answer::bytes(206, ct[a..=b].to_vec(), false);
-        ans.headers.push((
-            "Content-Range".into(),
-            format!("bytes {a}-{b}/{}", ct.len()),
-        ));
-        ans
+        let (a, b) = asked_range(req);
+        partial(a, b.min(fixture().ciphertext.len() - 1))
     });
     for r in download_both(&server.base, &DownloadOptions::default().chunk_size(4096)) {
         assert_eq!(r.unwrap(), fixture().plain);
+    }
+}
+
+/// A host that answers less than the range asked for (before the end of the file) is refused:
+/// every chunk is exactly the range asked for, cut only at the end.
+#[test]
+fn a_chunk_shorter_than_the_asked_range_is_refused() {
+    let server = download_server(|req, _| {
+        let (a, b) = asked_range(req);
+        partial(a, (a + (b - a) / 2).min(fixture().ciphertext.len() - 1))
+    });
+    for r in download_both(&server.base, &DownloadOptions::default().chunk_size(4096)) {
+        assert!(
+            matches!(&r, Err(Error::Transport(e))
+                if e.kind() == TransportErrorKind::InvalidResponse
+                    && e.to_string().contains("shorter than the range")),
+            "{:?}",
+            r.map(|v| v.len())
+        );
+    }
+}
+
+/// An announced `Content-Length` beyond the limit is refused before any body byte is read:
+/// this host announces 1 TiB, sends nothing and holds the connection for 20 s.
+#[test]
+fn an_oversized_content_length_is_refused_at_once() {
+    let server = download_server(|_, _| Answer::stalled(200, 1 << 40));
+    let start = std::time::Instant::now();
+    for (adapter, r) in ["async", "blocking"].iter().zip(download_both(
+        &server.base,
+        &DownloadOptions::default().chunk_size(16),
+    )) {
+        assert!(is_too_large(&r), "{adapter}: {:?}", r.map(|v| v.len()));
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "the adapters waited for the body: {:?}",
+        start.elapsed()
+    );
+}
+
+/// Answers that only acknowledge (an upload chunk here) are held to 64 KiB: an upload host
+/// that answers a chunk with 1 MiB (with or without `Content-Length`) is refused through both
+/// adapters, and the upload channel is deleted.
+#[test]
+fn upload_acknowledgements_are_bounded() {
+    for chunked in [false, true] {
+        let server =
+            RawServer::start(
+                move |req, base| match (req.method.as_str(), req.path.as_str()) {
+                    ("POST", "/api/v4/nodes/files/uploads") => Answer::json(
+                        201,
+                        format!(r#"{{"uploadId":"u1","uploadUrl":"{base}/up/tok","token":"tok"}}"#),
+                    ),
+                    ("POST", "/up/tok") => Answer::bytes(200, vec![b' '; 1 << 20], chunked),
+                    ("DELETE", "/up/tok") => Answer::bytes(204, Vec::new(), false),
+                    _ => Answer::json(404, "{}"),
+                },
+            );
+        let data = vec![7u8; 1000];
+        let options = UploadOptions::new(1, "x.bin").size(1000);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let async_client = Client::new(ReqwestTransport::new().unwrap(), &server.base)
+            .unwrap()
+            .with_auth_token(TOKEN);
+        let a = rt.block_on(async_client.upload(
+            data.as_slice(),
+            fixture().pair.public_key(),
+            &options,
+            &mut |_| {},
+        ));
+        let blocking_client = Client::new(
+            Blocking(BlockingReqwestTransport::new().unwrap()),
+            &server.base,
+        )
+        .unwrap()
+        .with_auth_token(TOKEN);
+        let b = block_on(blocking_client.upload(
+            data.as_slice(),
+            fixture().pair.public_key(),
+            &options,
+            &mut |_| {},
+        ));
+        for (adapter, r) in [("async", a), ("blocking", b)] {
+            assert!(
+                matches!(&r, Err(Error::Transport(e)) if e.kind() == TransportErrorKind::BodyTooLarge),
+                "{adapter}, chunked {chunked}: {r:?}"
+            );
+        }
+        let deletes = server
+            .seen()
+            .iter()
+            .filter(|s| s.method == "DELETE" && s.path == "/up/tok")
+            .count();
+        assert_eq!(
+            deletes, 2,
+            "the channel is deleted after each failed upload"
+        );
     }
 }
 
@@ -328,6 +455,172 @@ fn the_client_rechecks_what_a_careless_transport_returns() {
     let r =
         block_on(client.download_to_vec(7, &ring(), &DownloadOptions::default().chunk_size(64)));
     assert!(is_too_large(&r), "{:?}", r.map(|v| v.len()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. CPU-heavy work off the executor.
+
+/// Runs `work` on a current-thread runtime beside a task that ticks every 5 ms; returns the
+/// work's output and the largest gap the ticker saw.
+fn with_ticker<F: std::future::Future>(work: F) -> (F::Output, std::time::Duration) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let ticker = tokio::spawn(async move {
+            let mut last = Instant::now();
+            let mut max = Duration::ZERO;
+            while !s.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let now = Instant::now();
+                max = max.max(now - last);
+                last = now;
+            }
+            max
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let out = work.await;
+        stop.store(true, Ordering::Relaxed);
+        (out, ticker.await.unwrap())
+    })
+}
+
+/// RSA-4096 key generation with PBKDF2 sealing (a room rescue key pair, an encrypted download
+/// share) and opening a share (PBKDF2 with the real 1,300,000 iterations, RSA-4096) through
+/// `ReqwestTransport` on a current-thread runtime: the ticker never waits over 50 ms. The
+/// bound is on the gap between ticks, not on how long the work takes.
+#[test]
+fn key_generation_and_share_opening_never_block_the_runtime() {
+    let share_pw = Password::new("share-Pa55");
+    let share_pair = UserKeyPair::generate(UserKeyPairVersion::Rsa4096).unwrap();
+    let share_container = share_pair.to_container(&share_pw).unwrap();
+    let (_, key) = encrypt_bytes(b"shared").unwrap();
+    let share_efk = share_pair.public_key().wrap_file_key(&key).unwrap();
+    let info = serde_json::json!({
+        "isEncrypted": true,
+        "fileKey": serde_json::from_str::<serde_json::Value>(&share_efk.to_json()).unwrap(),
+        "privateKeyContainer": share_container.private_key_container,
+    })
+    .to_string();
+    let server = RawServer::start(
+        move |req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/api/v4/nodes/rooms/1/keypair") => Answer::bytes(204, Vec::new(), false),
+            ("GET", "/api/v4/nodes/files/7/user_file_key") => {
+                Answer::json(200, &fixture().efk_json)
+            }
+            ("POST", "/api/v4/shares/downloads") => {
+                Answer::json(201, r#"{"id":1,"accessKey":"ak","nodeId":7}"#)
+            }
+            ("GET", "/api/v4/public/shares/downloads/ak") => Answer::json(200, &info),
+            _ => Answer::json(404, "{}"),
+        },
+    );
+    let client = Client::new(ReqwestTransport::new().unwrap(), &server.base)
+        .unwrap()
+        .with_auth_token(TOKEN);
+    let pw = Password::new(PASSWORD);
+    let (opened, max_gap) = with_ticker(async {
+        client
+            .create_room_rescue_key_pair(1, UserKeyPairVersion::Rsa4096, &pw)
+            .await
+            .unwrap();
+        client
+            .create_encrypted_download_share(7, &ring(), &pw, &Default::default())
+            .await
+            .unwrap();
+        client.open_download_share("ak", &share_pw).await.unwrap()
+    });
+    assert_eq!(*opened.key.to_json(), *key.to_json());
+    assert!(
+        max_gap < std::time::Duration::from_millis(50),
+        "the runtime was blocked for {max_gap:?}"
+    );
+}
+
+/// Downloads to a path and to a writer do their file I/O (and decryption or GHASH) through
+/// `Transport::offload`: once per chunk at least.
+#[test]
+fn downloads_do_their_file_io_through_offload() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Counting<T> {
+        inner: T,
+        offloads: AtomicUsize,
+    }
+    impl<T: Transport> Transport for Counting<T> {
+        fn send(
+            &self,
+            request: http::Request<Bytes>,
+            limit: dracoon_crypto::transport::BodyLimit,
+        ) -> impl std::future::Future<Output = Result<http::Response<Bytes>, TransportError>> + Send
+        {
+            self.inner.send(request, limit)
+        }
+        fn sleep(&self, d: std::time::Duration) -> impl std::future::Future<Output = ()> + Send {
+            self.inner.sleep(d)
+        }
+        fn offload<R, F>(
+            &self,
+            work: F,
+        ) -> impl std::future::Future<Output = Result<R, TransportError>> + Send
+        where
+            R: Send + 'static,
+            F: FnOnce() -> R + Send + 'static,
+        {
+            self.offloads.fetch_add(1, Ordering::SeqCst);
+            self.inner.offload(work)
+        }
+    }
+    let server = download_server(|req, _| {
+        let (a, b) = asked_range(req);
+        partial(a, b.min(fixture().ciphertext.len() - 1))
+    });
+    let chunks = fixture().ciphertext.len().div_ceil(4096);
+    let client = Client::new(
+        Counting {
+            inner: Blocking(BlockingReqwestTransport::new().unwrap()),
+            offloads: AtomicUsize::new(0),
+        },
+        &server.base,
+    )
+    .unwrap()
+    .with_auth_token(TOKEN);
+    let options = DownloadOptions::default().chunk_size(4096);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.bin");
+    block_on(client.download_to_path(7, &ring(), &path, &options, &mut |_| {})).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), fixture().plain);
+    let to_path = client.transport().offloads.swap(0, Ordering::SeqCst);
+    assert!(to_path > chunks, "{to_path} offloads for {chunks} chunks");
+    let mut out = Vec::new();
+    block_on(client.download_to_writer(7, &ring(), &mut out, &options, &mut |_| {})).unwrap();
+    assert_eq!(out, fixture().plain);
+    let to_writer = client.transport().offloads.load(Ordering::SeqCst);
+    assert!(
+        to_writer > chunks,
+        "{to_writer} offloads for {chunks} chunks"
+    );
+}
+
+/// `ReqwestTransport::offload` outside a tokio runtime runs the work inline instead of
+/// panicking; inside one, a panicking work item is an error, not a panic of the caller.
+#[test]
+fn reqwest_offload_never_panics() {
+    let t = ReqwestTransport::new().unwrap();
+    assert_eq!(block_on(t.offload(|| 6 * 7)).unwrap(), 42);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(t.offload(|| -> u8 { panic!("work failed") }));
+    assert!(
+        matches!(&r, Err(e) if e.kind() == TransportErrorKind::Other && e.to_string().contains("panicked")),
+        "{r:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,6 +695,34 @@ fn redirects_never_leave_the_origin() {
     }
 }
 
+/// A same-origin redirect loop is followed at most 5 times, then the 3xx is the answer (an API
+/// error for the workflow), through both adapters.
+#[test]
+fn same_origin_redirects_are_limited() {
+    let server = download_server(|req, base| {
+        let n: u32 = req
+            .path
+            .strip_prefix("/dl/hop")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Answer::redirect(&format!("{base}/dl/hop{}", n + 1))
+    });
+    for r in download_both(&server.base, &DownloadOptions::default()) {
+        assert!(
+            matches!(r, Err(Error::Api { status: 302, .. })),
+            "{:?}",
+            r.map(|v| v.len())
+        );
+    }
+    let hops = server
+        .seen()
+        .iter()
+        .filter(|s| s.path.starts_with("/dl/"))
+        .count();
+    // Per adapter: the download URL and 5 redirects.
+    assert_eq!(hops, 2 * 6, "{:?}", server.seen());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Bounded work.
 
@@ -436,6 +757,77 @@ fn the_key_ring_unlocks_at_most_four_key_pairs_per_version() {
         skipped.iter().all(|r| r.contains("more than 4")),
         "{skipped:?}"
     );
+}
+
+/// A key pair container from a server may ask for at most 2,000,000 PBKDF2 iterations: one
+/// asking for 2,000,001 is refused before any derivation by the library
+/// (`Client::unlock_user_key_pair`, `Client::key_ring`) and by the CLI's `download`, while the
+/// same container from a local file (`--keypair`, limit 10,000,000) still opens.
+#[test]
+fn server_containers_have_the_lower_pbkdf2_cap() {
+    let heavy = fixture()
+        .pair
+        .hazmat_to_container_with_iterations(&Password::new(PASSWORD), 2_000_001)
+        .unwrap();
+    let heavy_json = heavy.to_json();
+    let list = format!("[{heavy_json}]");
+    let content = fixture().ciphertext.clone();
+    let server = RawServer::start(move |req, base| {
+        let path = req.path.split('?').next().unwrap_or_default();
+        match path {
+            "/api/v4/user/account/keypair" => Answer::json(200, &heavy_json),
+            "/api/v4/user/account/keypairs" => Answer::json(200, &list),
+            "/api/v4/nodes/files/7/user_file_key" => Answer::json(200, &fixture().efk_json),
+            "/api/v4/nodes/files/7/downloads" => {
+                Answer::json(200, format!(r#"{{"downloadUrl":"{base}/dl/tok"}}"#))
+            }
+            "/dl/tok" => Answer::bytes(200, content.clone(), false),
+            _ => Answer::json(404, "{}"),
+        }
+    });
+    let client = Client::new(
+        Blocking(BlockingReqwestTransport::new().unwrap()),
+        &server.base,
+    )
+    .unwrap()
+    .with_auth_token(TOKEN);
+    let pw = Password::new(PASSWORD);
+    fn too_many<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
+        matches!(r, Err(Error::LimitExceeded(dracoon_crypto::error::Limit::IterationCount { found })) if *found == 2_000_001)
+    }
+    let r = block_on(client.unlock_user_key_pair(None, &pw));
+    assert!(too_many(&r), "{r:?}");
+    let r = block_on(client.key_ring(&pw, None, None));
+    assert!(too_many(&r), "{r:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |keypair: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dracoon-crypto"));
+        c.args(["download", "--server", &server.base, "--file-id", "7"]);
+        if let Some(k) = keypair {
+            c.arg("--keypair").arg(k);
+        }
+        c.args(["--out", "-"])
+            .env("DRACOON_AUTH_TOKEN", TOKEN)
+            .env("DRACOON_CRYPTO_PASSWORD", PASSWORD)
+            .output()
+            .unwrap()
+    };
+    let out = cli(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("limit_exceeded"), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    let kp = dir.path().join("kp.json");
+    std::fs::write(&kp, heavy.to_json()).unwrap();
+    let out = cli(Some(&kp));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, fixture().plain);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 //! The blocking adapter: reqwest's blocking client with rustls.
 
+use std::io::Read;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use std::io::Read;
-
+use super::reqwest_common::{chain_error, map_error};
 use super::{BlockingTransport, BodyLimit};
 use crate::error::{TransportError, TransportErrorKind};
 
@@ -33,41 +33,17 @@ impl BlockingReqwestTransport {
         Ok(BlockingReqwestTransport { client })
     }
 
-    /// A transport over a client configured by the caller: its redirect and `Referer`
-    /// settings are the caller's (see [`ReqwestTransport::with_client`](super::ReqwestTransport::with_client)
-    /// with feature `reqwest` for what to set).
+    /// A transport over a client configured by the caller.
+    ///
+    /// **The client's redirect and `Referer` settings are the caller's**: reqwest's defaults
+    /// follow redirects to any host and send the previous URL (with its token) as `Referer`.
+    /// Build it with `.referer(false)` and
+    /// `.redirect(`[`same_origin_redirects`](super::same_origin_redirects)`())` (or
+    /// `reqwest::redirect::Policy::none()`). Body limits apply whatever the client.
     #[must_use]
     pub fn with_client(client: reqwest::blocking::Client) -> Self {
         BlockingReqwestTransport { client }
     }
-}
-
-fn map_error(e: reqwest::Error) -> TransportError {
-    let kind = if e.is_connect() {
-        TransportErrorKind::Connect
-    } else if e.is_timeout() {
-        TransportErrorKind::Timeout
-    } else if e.is_builder() {
-        TransportErrorKind::Other
-    } else if e.is_request() || e.is_body() || e.is_decode() {
-        TransportErrorKind::Io
-    } else {
-        TransportErrorKind::Other
-    };
-    let e = e.without_url();
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    let message = message
-        .split(' ')
-        .map(|w| if w.contains("://") { "<url>" } else { w })
-        .collect::<Vec<_>>()
-        .join(" ");
-    TransportError::new(kind, message)
 }
 
 impl BlockingTransport for BlockingReqwestTransport {
@@ -94,7 +70,15 @@ impl BlockingTransport for BlockingReqwestTransport {
         response
             .take(limit.get().saturating_add(1))
             .read_to_end(&mut body)
-            .map_err(|e| TransportError::new(TransportErrorKind::Io, e.to_string()))?;
+            // reqwest's errors come back inside `std::io::Error`, with their URL.
+            .map_err(|e| {
+                let kind = if e.kind() == std::io::ErrorKind::TimedOut {
+                    TransportErrorKind::Timeout
+                } else {
+                    TransportErrorKind::Io
+                };
+                chain_error(kind, &e)
+            })?;
         limit.check(body.len() as u64)?;
         out.body(Bytes::from(body))
             .map_err(|_| TransportError::new(TransportErrorKind::InvalidResponse, "bad answer"))

@@ -104,6 +104,10 @@ impl<T> fmt::Debug for Client<T> {
     }
 }
 
+/// The answer limit of steps whose answers only acknowledge (chunk uploads, S3 part uploads,
+/// cancellations): 64 KiB, far above the small JSON (or S3 XML) these answers hold.
+pub(crate) const ACK_LIMIT: BodyLimit = BodyLimit::bytes(64 * 1024);
+
 /// Where a request goes.
 #[derive(Clone)]
 pub(crate) enum Target {

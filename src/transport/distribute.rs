@@ -22,6 +22,11 @@ const POST_BATCH: usize = 500;
 /// The most wrapped file keys tried (and kept) per file in [`Client::distribute_missing_keys`]:
 /// a server listing a file's key many times over cannot multiply the RSA work.
 pub const MAX_CANDIDATE_KEYS_PER_FILE: usize = 4;
+/// The most public keys of one user that [`Client::distribute_missing_keys`] wraps each file
+/// key for (the API keeps at most one per key pair version; users listed with more have the
+/// rest ignored, reported once as [`SkipReason::MalformedEntry`]): a server listing a user
+/// with many keys cannot multiply the RSA work either.
+pub const MAX_PUBLIC_KEYS_PER_USER: usize = 4;
 
 /// Unlocked key pairs to unwrap file keys with: the user's own key pairs (current and
 /// previous), or a room's or the system's rescue key pairs. Each key pair is unlocked once, when
@@ -364,6 +369,17 @@ fn index_page(resp: MissingKeysResponse) -> Page {
             // The same key listed twice (once per item) is wrapped for once.
             Lenient::Valid(u)
                 if !seen_keys.insert((u.id, u.public_key_container.public_key.clone())) => {}
+            Lenient::Valid(u)
+                if page
+                    .users
+                    .get(&u.id)
+                    .is_some_and(|keys| keys.len() >= MAX_PUBLIC_KEYS_PER_USER) =>
+            {
+                page.malformed.push(format!(
+                    "user {}: more than {MAX_PUBLIC_KEYS_PER_USER} public keys listed, the others are ignored",
+                    u.id
+                ));
+            }
             Lenient::Valid(u) => match UserPublicKey::from_container(&u.public_key_container) {
                 Ok(k) => page.users.entry(u.id).or_default().push(k),
                 Err(e) => {
@@ -407,7 +423,9 @@ impl<T: Transport> Client<T> {
     /// and sets them with `POST /nodes/files/keys`, until the server lists nothing that can be
     /// served. Entries that cannot be served are skipped once and reported (with an
     /// [`Event::Skipped`]); the run then moves past them, so it never loops on them. RSA work
-    /// runs in parallel across cores.
+    /// runs in parallel across cores, through [`Transport::offload`]. A server cannot multiply
+    /// that work: at most [`MAX_CANDIDATE_KEYS_PER_FILE`] wrapped keys are tried per
+    /// file and at most [`MAX_PUBLIC_KEYS_PER_USER`] public keys served per user.
     ///
     /// Build `keys` with [`Client::key_ring`] (own key pairs, or rescue key pairs for
     /// [`MissingKeysFilter::use_key`]).
@@ -675,6 +693,40 @@ mod tests {
             files.join(",")
         );
         serde_json::from_str(&json).unwrap()
+    }
+
+    /// A page listing user 2 with `n` distinct (well-formed) public keys.
+    fn page_with_public_keys(n: usize) -> MissingKeysResponse {
+        static PEMS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let pems = PEMS.get_or_init(|| {
+            (0..6)
+                .map(|_| {
+                    let pair = UserKeyPair::generate(UserKeyPairVersion::Rsa2048).unwrap();
+                    serde_json::to_string(&pair.public_key().to_container().unwrap()).unwrap()
+                })
+                .collect()
+        });
+        let users: Vec<String> = pems
+            .iter()
+            .take(n)
+            .map(|c| format!(r#"{{"id":2,"publicKeyContainer":{c}}}"#))
+            .collect();
+        let json = format!(
+            r#"{{"items":[{{"fileId":1,"userId":2}}],"users":[{}],"files":[]}}"#,
+            users.join(",")
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn a_page_keeps_few_public_keys_per_user() {
+        let page = index_page(page_with_public_keys(6));
+        assert_eq!(page.users[&2].len(), MAX_PUBLIC_KEYS_PER_USER);
+        assert_eq!(page.malformed.len(), 2, "{:?}", page.malformed);
+        assert!(page.malformed[0].contains("more than 4 public keys"));
+        let page = index_page(page_with_public_keys(3));
+        assert_eq!(page.users[&2].len(), 3);
+        assert!(page.malformed.is_empty());
     }
 
     #[test]

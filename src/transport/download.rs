@@ -147,8 +147,9 @@ impl<T: Transport> Client<T> {
     /// Downloads file `file_id`, checks its tag, and only then decrypts it into `writer`:
     /// **`writer` receives no plaintext unless the file is authentic** (on [`Error::BadFile`]
     /// it received nothing). The ciphertext is spooled meanwhile into an unnamed temporary file
-    /// ([`crate::CiphertextSpool`]), so memory stays bounded by one chunk; the final pass
-    /// writes into `writer` on the calling task.
+    /// ([`crate::CiphertextSpool`]), so memory stays bounded by one chunk; spooling runs
+    /// through [`Transport::offload`], the final pass (decrypting into `writer`, which is
+    /// borrowed) on the calling task.
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.download", level = "info", skip_all)
@@ -227,10 +228,19 @@ impl<T: Transport> Client<T> {
         options: &DownloadOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<u64> {
-        let mut spool = CiphertextSpool::new(key)?;
+        let key = key.clone();
+        let mut spool = self.offload(move || CiphertextSpool::new(&key)).await??;
         let mut chunks = Chunks::new(self, source, options).await?;
         while let Some(body) = chunks.next().await? {
-            spool.push(&body)?;
+            // GHASH and the spool file's I/O off the executor.
+            let (back, pushed) = self
+                .offload(move || {
+                    let r = spool.push(&body);
+                    (spool, r)
+                })
+                .await?;
+            pushed?;
+            spool = back;
             progress(chunks.progress());
         }
         spool.finish(writer)
@@ -372,6 +382,16 @@ impl<'a, 's, T: Transport> Chunks<'a, 's, T> {
                             return Err(invalid("download chunk", "inconsistent total size"));
                         }
                         self.total = Some(t);
+                    }
+                    // Exactly the range asked for, cut only at the end of the file (a chunk
+                    // that stops early is the last one only when the size is unknown).
+                    if let Some(t) = self.total
+                        && last != end.min(t.saturating_sub(1))
+                    {
+                        return Err(invalid(
+                            "download chunk",
+                            "the answer is shorter than the range asked for",
+                        ));
                     }
                     false
                 }

@@ -47,6 +47,37 @@ impl<T: Transport> Client<T> {
             .await
     }
 
+    /// Fetches the user's key pair of `version` ([`Client::user_key_pair`]) and unlocks it
+    /// with `password`, through [`Transport::offload`]. Like every container from a server it
+    /// may ask for at most 2,000,000 PBKDF2 iterations (local files: 10,000,000): a higher
+    /// count is [`Error::LimitExceeded`], refused before any derivation.
+    ///
+    /// ```
+    /// use dracoon_crypto::transport::{Blocking, Bytes, Client, block_on};
+    /// use dracoon_crypto::{Password, TransportError, UserKeyPair, UserKeyPairVersion};
+    ///
+    /// let password = Password::new("Pa55-w0rd");
+    /// let pair = UserKeyPair::generate(UserKeyPairVersion::Rsa2048)?;
+    /// let json = pair.to_container(&password)?.to_json();
+    /// let server = move |_r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+    ///     Ok(http::Response::new(Bytes::from(json.clone())))
+    /// };
+    /// let client = Client::new(Blocking(server), "https://dracoon.example")?.with_auth_token("t");
+    /// let unlocked = block_on(client.unlock_user_key_pair(None, &password))?;
+    /// assert_eq!(unlocked, pair);
+    /// # Ok::<(), dracoon_crypto::Error>(())
+    /// ```
+    pub async fn unlock_user_key_pair(
+        &self,
+        version: Option<UserKeyPairVersion>,
+        password: &Password,
+    ) -> Result<UserKeyPair> {
+        let container = self.user_key_pair(version).await?;
+        let password = password.clone();
+        self.offload(move || UserKeyPair::unlock_from_server(&container, &password))
+            .await?
+    }
+
     /// `GET /user/account/keypairs`: all the user's key pairs (current and preserved previous
     /// ones). Entries this crate cannot read (unknown versions) are [`Lenient::Invalid`].
     pub async fn user_key_pairs(&self) -> Result<Vec<Lenient<UserKeyPairContainer>>> {

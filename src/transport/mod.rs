@@ -23,9 +23,12 @@
 //! ranged chunks, so memory stays bounded by the chunk size without streaming bodies in the
 //! trait.
 //!
-//! CPU-heavy RSA work (distribution of missing file keys) runs on scoped threads
-//! (`std::thread::scope`) across all cores; on an async runtime that blocks the calling task's
-//! thread for the duration of one batch.
+//! CPU-heavy and blocking work — PBKDF2 (key ring, opening a download share), RSA key
+//! generation (shares, rescue keys), the RSA of distribution (each batch, on scoped threads
+//! across all cores) and the file I/O of downloads to a path or a writer — goes through
+//! [`Transport::offload`]: inline for a [`Blocking`] transport, on tokio's blocking pool for
+//! [`ReqwestTransport`], so an async executor (even a current-thread one) keeps running
+//! other tasks meanwhile. An async transport of your own should override it the same way.
 //!
 //! # Errors, retries, secrets
 //!
@@ -72,10 +75,10 @@ mod util;
 
 #[cfg(feature = "blocking")]
 mod blocking_adapter;
-#[cfg(any(feature = "reqwest", feature = "blocking"))]
-mod redirect;
 #[cfg(feature = "reqwest")]
 mod reqwest_adapter;
+#[cfg(any(feature = "reqwest", feature = "blocking"))]
+mod reqwest_common;
 
 use std::future::Future;
 use std::time::Duration;
@@ -86,8 +89,8 @@ pub use http;
 pub use crate::error::{TransportError, TransportErrorKind};
 pub use client::{CancelFlag, Client, Event};
 pub use distribute::{
-    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MissingKeysFilter, SkipReason,
-    Skipped, UseKey,
+    DistributionReport, KeyRing, MAX_CANDIDATE_KEYS_PER_FILE, MAX_PUBLIC_KEYS_PER_USER,
+    MissingKeysFilter, SkipReason, Skipped, UseKey,
 };
 pub use download::DownloadOptions;
 pub use executor::block_on;
@@ -99,10 +102,10 @@ pub use util::rfc3339;
 
 #[cfg(feature = "blocking")]
 pub use blocking_adapter::BlockingReqwestTransport;
-#[cfg(any(feature = "reqwest", feature = "blocking"))]
-pub use redirect::same_origin_redirects;
 #[cfg(feature = "reqwest")]
 pub use reqwest_adapter::ReqwestTransport;
+#[cfg(any(feature = "reqwest", feature = "blocking"))]
+pub use reqwest_common::same_origin_redirects;
 
 /// The most bytes a transport may accept in the body of one answer.
 ///
@@ -184,8 +187,22 @@ pub trait Transport: Sync {
 
     /// Runs CPU-heavy or blocking work (PBKDF2, RSA, file I/O) for a workflow. The default runs
     /// it inline, right for blocking clients; an async transport moves it off the executor
-    /// (for tokio, [`ReqwestTransport`] uses `tokio::task::spawn_blocking`) so that other
-    /// tasks keep running.
+    /// (for tokio, [`ReqwestTransport`] uses `tokio::task::spawn_blocking`, and runs inline
+    /// when called outside a runtime) so that other tasks keep running. An error means the
+    /// work did not run to completion (the runtime shut down, or the work panicked).
+    ///
+    /// ```
+    /// use dracoon_crypto::transport::{Blocking, Bytes, Transport, block_on};
+    /// use dracoon_crypto::TransportError;
+    ///
+    /// let t = Blocking(|_r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+    ///     Ok(http::Response::new(Bytes::new()))
+    /// });
+    /// // A blocking transport runs the work inline, on the calling thread.
+    /// let here = std::thread::current().id();
+    /// assert_eq!(block_on(t.offload(move || std::thread::current().id()))?, here);
+    /// # Ok::<(), TransportError>(())
+    /// ```
     fn offload<R, F>(&self, work: F) -> impl Future<Output = Result<R, TransportError>> + Send
     where
         R: Send + 'static,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::reqwest_common::map_error;
 use super::{BodyLimit, Transport};
 use crate::error::{TransportError, TransportErrorKind};
 
@@ -37,48 +38,17 @@ impl ReqwestTransport {
 
     /// A transport over a client configured by the caller.
     ///
-    /// The client's redirect and `Referer` settings are the caller's: reqwest's defaults follow
-    /// up to 10 redirects to any host and send the previous URL as `Referer`, which leaks
-    /// upload and download tokens (they are in the URL's path) to whatever host a redirect
-    /// names. Build it with `.referer(false)` and `.redirect(super::same_origin_redirects())` (or
-    /// `reqwest::redirect::Policy::none()`).
+    /// **The client's redirect and `Referer` settings are the caller's.** reqwest's defaults
+    /// follow up to 10 redirects to any host and send the previous URL as `Referer`, which
+    /// leaks upload and download tokens (they are in the URL's path) to whatever host a
+    /// redirect or a later request names. Build the client with `.referer(false)` and
+    /// `.redirect(`[`same_origin_redirects`](super::same_origin_redirects)`())` (or
+    /// `reqwest::redirect::Policy::none()`), as in the example there. Body limits and
+    /// [`Transport::offload`] work whatever the client.
     #[must_use]
     pub fn with_client(client: reqwest::Client) -> Self {
         ReqwestTransport { client }
     }
-}
-
-/// Maps a reqwest error to a [`TransportError`] without its URL.
-pub(crate) fn map_error(e: reqwest::Error) -> TransportError {
-    let kind = if e.is_connect() {
-        TransportErrorKind::Connect
-    } else if e.is_timeout() {
-        TransportErrorKind::Timeout
-    } else if e.is_builder() {
-        TransportErrorKind::Other
-    } else if e.is_request() || e.is_body() || e.is_decode() {
-        TransportErrorKind::Io
-    } else {
-        TransportErrorKind::Other
-    };
-    let e = e.without_url();
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    TransportError::new(kind, strip_urls(&message))
-}
-
-/// Belt and braces: removes anything that looks like a URL from a message.
-pub(crate) fn strip_urls(message: &str) -> String {
-    message
-        .split(' ')
-        .map(|w| if w.contains("://") { "<url>" } else { w })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 impl Transport for ReqwestTransport {
@@ -120,7 +90,11 @@ impl Transport for ReqwestTransport {
         R: Send + 'static,
         F: FnOnce() -> R + Send + 'static,
     {
-        tokio::task::spawn_blocking(work).await.map_err(|e| {
+        // Outside a tokio runtime (where `spawn_blocking` would panic) the work runs inline.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Ok(work());
+        };
+        runtime.spawn_blocking(work).await.map_err(|e| {
             TransportError::new(
                 TransportErrorKind::Other,
                 if e.is_cancelled() {

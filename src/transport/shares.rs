@@ -7,8 +7,8 @@ use std::path::Path;
 use http::Method;
 
 use super::Transport;
-use super::client::{Call, CancelFlag, Client, Event, invalid};
-use super::distribute::{KeyRing, SkipReason, Skipped};
+use super::client::{ACK_LIMIT, Call, CancelFlag, Client, Event, invalid};
+use super::distribute::{KeyRing, SkipReason, Skipped, par_map};
 use super::download::{DownloadOptions, UrlSource};
 use super::models::{
     CompleteS3ShareUploadRequest, CreateDownloadShareRequest, CreateShareUploadChannelRequest,
@@ -360,7 +360,8 @@ impl<T: Transport> Client<T> {
                 format!("/public/shares/uploads/{ak}/{id}"),
                 "cancel share upload",
             )
-            .public();
+            .public()
+            .limit(ACK_LIMIT);
             let _ = self.execute(&cancel).await;
         }
         result
@@ -397,13 +398,19 @@ impl<T: Transport> Client<T> {
                 progress,
             )
             .await?;
-        let mut keys = Vec::with_capacity(recipients.len());
-        for (user_id, pk) in recipients {
-            keys.push(UserFileKey {
-                user_id: *user_id,
-                file_key: pk.wrap_file_key(&sent.key)?,
-            });
-        }
+        // One RSA wrap per listed user: in parallel, off the executor.
+        let (jobs, key) = (recipients.to_vec(), sent.key.clone());
+        let wrapped = self
+            .offload(move || {
+                par_map(&jobs, |(user_id, pk)| {
+                    pk.wrap_file_key(&key).map(|file_key| UserFileKey {
+                        user_id: *user_id,
+                        file_key,
+                    })
+                })
+            })
+            .await?;
+        let keys = wrapped.into_iter().collect::<Result<Vec<_>>>()?;
         if options.s3 {
             let body = CompleteS3ShareUploadRequest {
                 parts: sent.parts,

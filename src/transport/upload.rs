@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, header};
 
 use super::Transport;
-use super::client::{Call, CancelFlag, Client, invalid};
+use super::client::{ACK_LIMIT, Call, CancelFlag, Client, invalid};
 use super::distribute::{DistributionReport, KeyRing, MissingKeysFilter};
 use super::models::{
     CompleteS3FileUploadRequest, CompleteUploadRequest, CreateFileUploadRequest,
@@ -247,7 +247,9 @@ impl<T: Transport> Client<T> {
                 } else {
                     Call::url(Method::DELETE, channel.upload_url.clone(), "cancel upload")
                 };
-                let _ = self.execute(&cancel.idempotent(true)).await;
+                let _ = self
+                    .execute(&cancel.idempotent(true).limit(ACK_LIMIT))
+                    .await;
                 return Err(e);
             }
         };
@@ -406,6 +408,7 @@ impl<T: Transport> Client<T> {
                         let call =
                             Call::url(Method::POST, (*upload_url).to_owned(), "upload chunk")
                                 .body(body.clone())
+                                .limit(ACK_LIMIT)
                                 .header(header::CONTENT_RANGE, &range)?
                                 .header(header::CONTENT_TYPE, "application/octet-stream")?;
                         match self.call_empty(&call).await {
@@ -479,6 +482,7 @@ impl<T: Transport> Client<T> {
             .url;
         let put = Call::url(Method::PUT, url, "upload S3 part")
             .presigned()
+            .limit(ACK_LIMIT)
             .body(body);
         let resp = self.execute(&put).await?;
         let etag = resp

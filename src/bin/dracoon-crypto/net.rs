@@ -11,7 +11,7 @@ use dracoon_crypto::transport::{
     Blocking, BlockingReqwestTransport, Client, DownloadOptions, Event, KeyRing, MissingKeysFilter,
     UploadOptions, UseKey, block_on, rfc3339,
 };
-use dracoon_crypto::{Password, UserKeyPair, UserKeyPairContainer, UserPublicKey};
+use dracoon_crypto::{Password, UserKeyPair, UserPublicKey};
 
 use crate::cli::PasswordArgs;
 use crate::error::CliError;
@@ -214,18 +214,18 @@ pub(crate) fn upload(args: &UploadArgs) -> Result<(), CliError> {
     print_json(&node)
 }
 
-/// Unlocks the key pair from `--keypair`, or the user's key pair of `version` from the server.
+/// Unlocks the key pair from `--keypair`, or the user's key pair of `version` from the server
+/// (with the server's lower PBKDF2 iteration cap).
 fn own_key_pair(
     net: &Net,
     args: &ServerArgs,
     password: &Password,
     version: Option<dracoon_crypto::UserKeyPairVersion>,
 ) -> Result<UserKeyPair, CliError> {
-    let container: UserKeyPairContainer = match &args.keypair {
-        Some(path) => read_key_pair_container(path)?,
-        None => block_on(net.user_key_pair(version))?,
-    };
-    Ok(container.unlock(password)?)
+    match &args.keypair {
+        Some(path) => Ok(read_key_pair_container(path)?.unlock(password)?),
+        None => Ok(block_on(net.unlock_user_key_pair(version, password))?),
+    }
 }
 
 pub(crate) fn download(args: &DownloadArgs) -> Result<(), CliError> {

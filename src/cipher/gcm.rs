@@ -14,6 +14,15 @@ use crate::error::{Error, Limit, Result};
 /// larger encrypted uploads with `-80037`).
 pub const MAX_MESSAGE_LEN: u64 = (1 << 36) - 32;
 
+/// The message length after `more` bytes, or the limit error (then nothing may be processed).
+fn grown(len: u64, more: usize) -> Result<u64> {
+    u64::try_from(more)
+        .ok()
+        .and_then(|n| len.checked_add(n))
+        .filter(|&n| n <= MAX_MESSAGE_LEN)
+        .ok_or(Error::LimitExceeded(Limit::GcmMessageLength))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
     Encrypt,
@@ -49,12 +58,7 @@ impl GcmStream {
     /// Encrypts or decrypts `buf` in place. Nothing is processed when the message would
     /// exceed [`MAX_MESSAGE_LEN`].
     pub(crate) fn apply(&mut self, dir: Direction, buf: &mut [u8]) -> Result<()> {
-        let new_len = u64::try_from(buf.len())
-            .ok()
-            .and_then(|n| self.len.checked_add(n))
-            .filter(|&n| n <= MAX_MESSAGE_LEN)
-            .ok_or(Error::LimitExceeded(Limit::GcmMessageLength))?;
-        self.len = new_len;
+        self.len = grown(self.len, buf.len())?;
 
         let mut rest = buf;
         if self.partial_len > 0 {
@@ -144,12 +148,7 @@ impl TagStream {
     /// Absorbs ciphertext. Nothing is absorbed when the message would exceed
     /// [`MAX_MESSAGE_LEN`].
     pub(crate) fn absorb(&mut self, ciphertext: &[u8]) -> Result<()> {
-        let new_len = u64::try_from(ciphertext.len())
-            .ok()
-            .and_then(|n| self.len.checked_add(n))
-            .filter(|&n| n <= MAX_MESSAGE_LEN)
-            .ok_or(Error::LimitExceeded(Limit::GcmMessageLength))?;
-        self.len = new_len;
+        self.len = grown(self.len, ciphertext.len())?;
 
         let mut rest = ciphertext;
         if self.partial_len > 0 {

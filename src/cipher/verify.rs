@@ -94,16 +94,9 @@ impl std::fmt::Debug for FileVerifier {
 /// assert_eq!(dracoon_crypto::verify_stream(ciphertext.as_slice(), &file_key)?, 7);
 /// # Ok::<(), dracoon_crypto::Error>(())
 /// ```
-pub fn verify_stream(mut input: impl Read, file_key: &PlainFileKey) -> Result<u64> {
+pub fn verify_stream(input: impl Read, file_key: &PlainFileKey) -> Result<u64> {
     let mut v = FileVerifier::new(file_key);
-    let mut buf = vec![0u8; PUMP_LEN];
-    loop {
-        let n = read_some(&mut input, &mut buf)?;
-        match buf.get(..n) {
-            Some(chunk) if !chunk.is_empty() => v.update(chunk)?,
-            _ => break,
-        }
-    }
+    for_each_chunk(input, |chunk| v.update(chunk))?;
     let n = v.bytes_processed();
     v.finalize()?;
     Ok(n)
@@ -168,19 +161,12 @@ pub fn decrypt_seekable<R: Read + Seek>(
 /// # Ok::<(), dracoon_crypto::Error>(())
 /// ```
 pub fn decrypt_stream(
-    mut input: impl Read,
+    input: impl Read,
     output: impl Write,
     file_key: &PlainFileKey,
 ) -> Result<u64> {
     let mut spool = CiphertextSpool::new(file_key)?;
-    let mut buf = vec![0u8; PUMP_LEN];
-    loop {
-        let n = read_some(&mut input, &mut buf)?;
-        match buf.get(..n) {
-            Some(chunk) if !chunk.is_empty() => spool.push(chunk)?,
-            _ => break,
-        }
-    }
+    for_each_chunk(input, |chunk| spool.push(chunk))?;
     spool.finish(output)
 }
 
@@ -281,6 +267,18 @@ impl std::fmt::Debug for CiphertextSpool {
         f.debug_struct("CiphertextSpool")
             .field("len", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Reads `input` to its end in ciphertext-sized pieces (no secrets: no wiping needed).
+fn for_each_chunk(mut input: impl Read, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let mut buf = vec![0u8; PUMP_LEN];
+    loop {
+        let n = read_some(&mut input, &mut buf)?;
+        match buf.get(..n) {
+            Some(chunk) if !chunk.is_empty() => each(chunk)?,
+            _ => return Ok(()),
+        }
     }
 }
 

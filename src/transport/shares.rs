@@ -257,7 +257,9 @@ impl<T: Transport> Client<T> {
         .await
     }
 
-    /// Downloads an encrypted download share into memory (returned after the tag verified).
+    /// Downloads an encrypted download share into memory, returned only after the tag
+    /// verified; buffers are handled as in [`Client::download_to_vec`] (intermediate ones
+    /// wiped, the returned vector the caller's).
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.download_share", level = "info", skip_all)

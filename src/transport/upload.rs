@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, header};
+use zeroize::Zeroizing;
 
 use super::Transport;
 use super::client::{ACK_LIMIT, Call, CancelFlag, Client, invalid};
@@ -376,7 +377,8 @@ impl<T: Transport> Client<T> {
             if let Some(c) = cancel {
                 c.check()?;
             }
-            let mut buf = vec![0u8; chunk_size];
+            // Plaintext until encrypted in place: wiped if anything fails before that.
+            let mut buf = Zeroizing::new(vec![0u8; chunk_size]);
             let n = read_full(source, &mut buf)?;
             buf.truncate(n);
             let is_s3 = matches!(sink, Sink::S3 { .. });
@@ -385,7 +387,8 @@ impl<T: Transport> Client<T> {
                 break;
             }
             enc.update_in_place(&mut buf)?;
-            let body = Bytes::from(buf);
+            // Ciphertext now: moved out, not copied.
+            let body = Bytes::from(std::mem::take(&mut *buf));
             let len = n as u64;
             match &sink {
                 Sink::Chunks { upload_url } => {

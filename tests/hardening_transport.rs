@@ -932,6 +932,62 @@ fn plain_http_only_to_loopback() {
     );
 }
 
+/// Upload URLs and presigned S3 URLs on plain http to a remote host are refused before they
+/// are requested (the upload channel is then deleted through the API).
+#[test]
+fn server_handed_http_upload_and_s3_urls_are_refused() {
+    for s3 in [false, true] {
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let a = asked.clone();
+        let t = move |r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+            a.lock().unwrap().push(r.uri().to_string());
+            let body: &'static [u8] = match r.uri().path() {
+                "/api/v4/nodes/files/uploads" if s3 => {
+                    br#"{"uploadId":"u1","uploadUrl":"https://dracoon.example/up/tok"}"#
+                }
+                "/api/v4/nodes/files/uploads" => {
+                    br#"{"uploadId":"u1","uploadUrl":"http://203.0.113.9/up/tok"}"#
+                }
+                "/api/v4/nodes/files/uploads/u1/s3_urls" => {
+                    br#"{"urls":[{"url":"http://203.0.113.9/s3/part1","partNumber":1}]}"#
+                }
+                _ => b"",
+            };
+            Ok(http::Response::new(Bytes::from_static(body)))
+        };
+        let client = Client::new(Blocking(t), "https://dracoon.example")
+            .unwrap()
+            .with_auth_token(TOKEN);
+        let data = vec![1u8; 1000];
+        let options = UploadOptions::new(1, "x.bin").size(1000).s3(s3);
+        let r = block_on(client.upload(
+            data.as_slice(),
+            fixture().pair.public_key(),
+            &options,
+            &mut |_| {},
+        ));
+        assert!(
+            matches!(&r, Err(Error::Transport(e))
+                if e.kind() == TransportErrorKind::InvalidResponse
+                    && e.to_string().contains("http://")),
+            "s3 {s3}: {r:?}"
+        );
+        let asked = asked.lock().unwrap();
+        assert!(
+            !asked.iter().any(|u| u.contains("203.0.113.9")),
+            "s3 {s3}: {asked:?}"
+        );
+        if s3 {
+            assert!(
+                asked
+                    .iter()
+                    .any(|u| u.ends_with("/api/v4/nodes/files/uploads/u1")),
+                "the S3 channel is deleted: {asked:?}"
+            );
+        }
+    }
+}
+
 /// A server error message with terminal escapes reaches the caller without control characters,
 /// in the library's error and on the CLI's stderr.
 #[test]

@@ -1,11 +1,10 @@
 //! The blocking adapter: reqwest's blocking client with rustls.
 
 use std::io::Read;
-use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::reqwest_common::{chain_error, map_error};
+use super::reqwest_common::{chain_error, default_client, map_error};
 use super::{BlockingTransport, BodyLimit};
 use crate::error::{TransportError, TransportErrorKind};
 
@@ -23,13 +22,7 @@ impl BlockingReqwestTransport {
     /// ([`same_origin_redirects`](super::same_origin_redirects)). Bodies stop at the step's
     /// [`BodyLimit`].
     pub fn new() -> Result<Self, TransportError> {
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(300))
-            .referer(false)
-            .redirect(super::same_origin_redirects())
-            .build()
-            .map_err(map_error)?;
+        let client = default_client!(reqwest::blocking::Client::builder())?;
         Ok(BlockingReqwestTransport { client })
     }
 

@@ -128,7 +128,9 @@ impl<T: Transport> Client<T> {
 
     /// Downloads and decrypts file `file_id` into memory; the plaintext is returned only after
     /// the tag verified. Every intermediate buffer that held plaintext (also unauthenticated
-    /// plaintext, on [`Error::BadFile`]) is wiped; the returned vector is the caller's.
+    /// plaintext, on [`Error::BadFile`]) is wiped, and no copy of the plaintext is made: the
+    /// returned vector is the one buffer, and the caller's (a plain `Vec` is not wiped on drop:
+    /// wrap it in [`zeroize::Zeroizing`] when the content is sensitive).
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.download", level = "info", skip_all)

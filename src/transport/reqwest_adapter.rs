@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::reqwest_common::map_error;
+use super::reqwest_common::{default_client, map_error};
 use super::{BodyLimit, Transport};
 use crate::error::{TransportError, TransportErrorKind};
 
@@ -26,13 +26,7 @@ impl ReqwestTransport {
     /// `Referer`, redirects followed only within the same origin
     /// ([`same_origin_redirects`](super::same_origin_redirects)).
     pub fn new() -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(300))
-            .referer(false)
-            .redirect(super::same_origin_redirects())
-            .build()
-            .map_err(map_error)?;
+        let client = default_client!(reqwest::Client::builder())?;
         Ok(ReqwestTransport { client })
     }
 

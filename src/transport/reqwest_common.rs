@@ -6,6 +6,22 @@ use crate::error::{TransportError, TransportErrorKind};
 /// The most redirects the bundled adapters follow for one request (all within its origin).
 pub(crate) const MAX_REDIRECTS: usize = 5;
 
+/// Builds the bundled adapters' default client from a reqwest `ClientBuilder` (async or
+/// blocking: the same methods): 30 s connect timeout, 5 min per request, no `Referer`,
+/// [`same_origin_redirects`]. One place for these settings, so both adapters keep them.
+macro_rules! default_client {
+    ($builder:expr) => {
+        $builder
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .timeout(std::time::Duration::from_secs(300))
+            .referer(false)
+            .redirect($crate::transport::reqwest_common::same_origin_redirects())
+            .build()
+            .map_err($crate::transport::reqwest_common::map_error)
+    };
+}
+pub(crate) use default_client;
+
 /// The redirect policy of the bundled adapters: follow at most 5 redirects, and only to the
 /// same origin (scheme, host and port) as the request; any other redirect is not followed
 /// (the workflow then sees the 3xx answer and fails with an [`Error::Api`](crate::Error::Api)).

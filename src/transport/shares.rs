@@ -15,7 +15,7 @@ use super::models::{
     CreateShareUploadChannelResponse, DownloadShare, Lenient, ObjectExpiration,
     PublicDownloadShare, PublicUploadShare, PublicUploadedFileData, UserFileKey, UserFileKeyList,
 };
-use super::upload::{Progress, Sink};
+use super::upload::{Channel, Progress, stream_builders};
 use super::util::seg;
 use crate::error::{Error, Result};
 use crate::file_key::PlainFileKey;
@@ -78,6 +78,18 @@ pub struct OpenedDownloadShare {
 }
 
 /// How to upload into an upload share. Its `Debug` output redacts the access password.
+///
+/// ```
+/// use dracoon_crypto::transport::{CancelFlag, UploadShareOptions};
+///
+/// let mut options = UploadShareOptions::new("report.pdf")
+///     .size(1234)
+///     .chunk_size(1 << 20)
+///     .cancel(CancelFlag::new());
+/// options.access_password = Some("open sesame".into());
+/// assert_eq!((options.size, options.chunk_size), (Some(1234), 1 << 20));
+/// assert!(!format!("{options:?}").contains("sesame"));
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct UploadShareOptions {
@@ -133,26 +145,7 @@ impl UploadShareOptions {
         }
     }
 
-    /// With the plaintext size.
-    #[must_use]
-    pub fn size(mut self, size: u64) -> Self {
-        self.size = Some(size);
-        self
-    }
-
-    /// With another chunk size.
-    #[must_use]
-    pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(1);
-        self
-    }
-
-    /// Through S3.
-    #[must_use]
-    pub fn s3(mut self, yes: bool) -> Self {
-        self.s3 = yes;
-        self
-    }
+    stream_builders!();
 }
 
 impl<T: Transport> Client<T> {
@@ -257,7 +250,9 @@ impl<T: Transport> Client<T> {
         .await
     }
 
-    /// Downloads an encrypted download share into memory (returned after the tag verified).
+    /// Downloads an encrypted download share into memory, returned only after the tag
+    /// verified; buffers are handled as in [`Client::download_to_vec`] (intermediate ones
+    /// wiped, the returned vector the caller's).
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.download_share", level = "info", skip_all)
@@ -321,10 +316,7 @@ impl<T: Transport> Client<T> {
         if recipients.is_empty() {
             return Err(invalid("get upload share", "no recipient public key"));
         }
-        let size = match options.size {
-            Some(s) => Some(i64::try_from(s).map_err(|_| Error::InvalidArgument("size"))?),
-            None => None,
-        };
+        let size = options.stream().declared_size()?;
         let request = CreateShareUploadChannelRequest {
             name: options.name.clone(),
             size,
@@ -378,25 +370,13 @@ impl<T: Transport> Client<T> {
         recipients: &[(i64, UserPublicKey)],
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<PublicUploadedFileData> {
-        let sink = if options.s3 {
-            Sink::S3 {
-                urls_path: format!("/public/shares/uploads/{ak}/{id}/s3_urls"),
-                auth: false,
-            }
-        } else {
-            Sink::Chunks {
-                upload_url: &channel.upload_url,
-            }
+        let into = Channel {
+            upload_url: &channel.upload_url,
+            s3_urls: format!("/public/shares/uploads/{ak}/{id}/s3_urls"),
+            auth: false,
         };
         let sent = self
-            .send_encrypted(
-                source,
-                options.size,
-                options.chunk_size,
-                sink,
-                options.cancel.as_ref(),
-                progress,
-            )
+            .send_encrypted(source, options.stream(), into, progress)
             .await?;
         // One RSA wrap per listed user: in parallel, off the executor.
         let (jobs, key) = (recipients.to_vec(), sent.key.clone());

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, header};
+use zeroize::Zeroize as _;
 
 use super::Transport;
 use super::client::{ACK_LIMIT, Call, CancelFlag, Client, invalid};
@@ -32,6 +33,93 @@ pub struct Progress {
     pub bytes: u64,
     /// Total bytes, when known.
     pub total: Option<u64>,
+}
+
+/// The builder methods both upload option types ([`UploadOptions`] and
+/// [`UploadShareOptions`](super::UploadShareOptions)) share, over their fields of the same
+/// names, and their [`Stream`].
+macro_rules! stream_builders {
+    () => {
+        /// With the plaintext size (checked against what the source delivers).
+        #[must_use]
+        pub fn size(mut self, size: u64) -> Self {
+            self.size = Some(size);
+            self
+        }
+
+        /// With another chunk size in plaintext bytes (at least 1; S3 parts are at least
+        /// 5 MiB).
+        #[must_use]
+        pub fn chunk_size(mut self, bytes: usize) -> Self {
+            self.chunk_size = bytes.max(1);
+            self
+        }
+
+        /// Through S3 presigned URLs (or not).
+        #[must_use]
+        pub fn s3(mut self, yes: bool) -> Self {
+            self.s3 = yes;
+            self
+        }
+
+        /// With timestamps (RFC 3339, see [`rfc3339`](crate::transport::rfc3339)).
+        #[must_use]
+        pub fn timestamps(
+            mut self,
+            creation: Option<String>,
+            modification: Option<String>,
+        ) -> Self {
+            self.timestamp_creation = creation;
+            self.timestamp_modification = modification;
+            self
+        }
+
+        /// With a cancel flag.
+        #[must_use]
+        pub fn cancel(mut self, flag: $crate::transport::CancelFlag) -> Self {
+            self.cancel = Some(flag);
+            self
+        }
+
+        /// How the plaintext is streamed.
+        pub(crate) fn stream(&self) -> $crate::transport::upload::Stream<'_> {
+            $crate::transport::upload::Stream {
+                size: self.size,
+                chunk_size: self.chunk_size,
+                s3: self.s3,
+                cancel: self.cancel.as_ref(),
+            }
+        }
+    };
+}
+pub(crate) use stream_builders;
+
+/// How an upload streams its plaintext (from either options type).
+pub(crate) struct Stream<'a> {
+    pub(crate) size: Option<u64>,
+    pub(crate) chunk_size: usize,
+    pub(crate) s3: bool,
+    pub(crate) cancel: Option<&'a CancelFlag>,
+}
+
+impl Stream<'_> {
+    /// The declared size for the API's `size` field.
+    pub(crate) fn declared_size(&self) -> Result<Option<i64>> {
+        self.size
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| Error::InvalidArgument("size"))
+    }
+}
+
+/// Where an upload channel takes its ciphertext.
+pub(crate) struct Channel<'a> {
+    /// `POST {upload_url}` with `Content-Range` (chunked uploads).
+    pub(crate) upload_url: &'a str,
+    /// Presigned URLs from `POST {s3_urls}`, an API path, then `PUT` (S3 uploads).
+    pub(crate) s3_urls: String,
+    /// Whether `s3_urls` is authenticated (else public: upload shares).
+    pub(crate) auth: bool,
 }
 
 /// What to upload where, and how.
@@ -87,39 +175,12 @@ impl UploadOptions {
         }
     }
 
-    /// With the plaintext size.
-    #[must_use]
-    pub fn size(mut self, size: u64) -> Self {
-        self.size = Some(size);
-        self
-    }
-
-    /// With another chunk size (at least 1 byte).
-    #[must_use]
-    pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(1);
-        self
-    }
+    stream_builders!();
 
     /// With a resolution strategy.
     #[must_use]
     pub fn resolution(mut self, r: ResolutionStrategy) -> Self {
         self.resolution = r;
-        self
-    }
-
-    /// Through S3 presigned URLs.
-    #[must_use]
-    pub fn s3(mut self, yes: bool) -> Self {
-        self.s3 = yes;
-        self
-    }
-
-    /// With timestamps (RFC 3339).
-    #[must_use]
-    pub fn timestamps(mut self, creation: Option<String>, modification: Option<String>) -> Self {
-        self.timestamp_creation = creation;
-        self.timestamp_modification = modification;
         self
     }
 
@@ -134,13 +195,6 @@ impl UploadOptions {
     #[must_use]
     pub fn distribute(mut self, yes: bool) -> Self {
         self.distribute = yes;
-        self
-    }
-
-    /// With a cancel flag.
-    #[must_use]
-    pub fn cancel(mut self, flag: CancelFlag) -> Self {
-        self.cancel = Some(flag);
         self
     }
 }
@@ -158,7 +212,7 @@ pub struct Uploaded {
 }
 
 /// Where encrypted chunks go.
-pub(crate) enum Sink<'a> {
+enum Sink<'a> {
     /// `POST {upload_url}` with `Content-Range`.
     Chunks { upload_url: &'a str },
     /// Presigned URLs from `POST {urls_path}` (an API path), then `PUT`.
@@ -209,10 +263,7 @@ impl<T: Transport> Client<T> {
         options: &UploadOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<Uploaded> {
-        let size = match options.size {
-            Some(s) => Some(i64::try_from(s).map_err(|_| Error::InvalidArgument("size"))?),
-            None => None,
-        };
+        let size = options.stream().declared_size()?;
         let request = CreateFileUploadRequest {
             parent_id: options.parent_id,
             name: options.name.clone(),
@@ -281,25 +332,13 @@ impl<T: Transport> Client<T> {
         channel: &CreateFileUploadResponse,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(Node, PlainFileKey)> {
-        let sink = if options.s3 {
-            Sink::S3 {
-                urls_path: format!("/nodes/files/uploads/{}/s3_urls", seg(&channel.upload_id)?),
-                auth: true,
-            }
-        } else {
-            Sink::Chunks {
-                upload_url: &channel.upload_url,
-            }
+        let into = Channel {
+            upload_url: &channel.upload_url,
+            s3_urls: format!("/nodes/files/uploads/{}/s3_urls", seg(&channel.upload_id)?),
+            auth: true,
         };
         let sent = self
-            .send_encrypted(
-                source,
-                options.size,
-                options.chunk_size,
-                sink,
-                options.cancel.as_ref(),
-                progress,
-            )
+            .send_encrypted(source, options.stream(), into, progress)
             .await?;
         let file_key = uploader.wrap_file_key(&sent.key)?;
         if let Some(c) = &options.cancel {
@@ -353,16 +392,31 @@ impl<T: Transport> Client<T> {
         Ok((node, sent.key))
     }
 
-    /// Streams `source` through a fresh encryptor into `sink`, chunk by chunk.
+    /// Streams `source` through a fresh encryptor into `channel` (its S3 part URLs when
+    /// `stream.s3`, else its upload URL), chunk by chunk.
     pub(crate) async fn send_encrypted<R: Read>(
         &self,
         source: &mut R,
-        size: Option<u64>,
-        chunk_size: usize,
-        sink: Sink<'_>,
-        cancel: Option<&CancelFlag>,
+        stream: Stream<'_>,
+        channel: Channel<'_>,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<Sent> {
+        let Stream {
+            size,
+            chunk_size,
+            s3,
+            cancel,
+        } = stream;
+        let sink = if s3 {
+            Sink::S3 {
+                urls_path: channel.s3_urls,
+                auth: channel.auth,
+            }
+        } else {
+            Sink::Chunks {
+                upload_url: channel.upload_url,
+            }
+        };
         let chunk_size = match sink {
             Sink::S3 { .. } => chunk_size.max(S3_MIN_PART),
             Sink::Chunks { .. } => chunk_size.max(1),
@@ -382,14 +436,25 @@ impl<T: Transport> Client<T> {
             let mut buf = spare.take().unwrap_or_default();
             buf.clear();
             buf.resize(chunk_size, 0);
-            let n = read_full(source, &mut buf)?;
+            // Plaintext until encrypted in place: wiped if anything fails before that.
+            let n = match read_full(source, &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    buf.as_mut().zeroize();
+                    return Err(e);
+                }
+            };
             buf.truncate(n);
             let is_s3 = matches!(sink, Sink::S3 { .. });
             // An empty file: no chunk at all; one empty part for S3.
             if n == 0 && !(is_s3 && part_number == 1) {
                 break;
             }
-            enc.update_in_place(&mut buf)?;
+            if let Err(e) = enc.update_in_place(&mut buf) {
+                buf.as_mut().zeroize();
+                return Err(e);
+            }
+            // Ciphertext now: handed to the transport, not copied; reused once it is back.
             let body = buf.freeze();
             let len = n as u64;
             match &sink {

@@ -18,11 +18,9 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use zeroize::Zeroizing;
-
 use super::FileDecryptor;
 use super::gcm::TagStream;
-use super::whole::{PUMP_LEN, read_some};
+use super::whole::{PUMP_LEN, pump, read_some};
 use crate::error::{Error, Result};
 use crate::file_key::PlainFileKey;
 
@@ -285,21 +283,12 @@ fn for_each_chunk(mut input: impl Read, mut each: impl FnMut(&[u8]) -> Result<()
 /// Pass 2: decrypts the `len` bytes of already verified ciphertext in `input` into `output`,
 /// checking the tag (and the length) again at the end.
 fn decrypt_verified(
-    mut input: impl Read,
-    mut output: impl Write,
+    input: impl Read,
+    output: impl Write,
     mut dec: FileDecryptor,
     len: u64,
 ) -> Result<u64> {
-    let mut buf = Zeroizing::new(vec![0u8; PUMP_LEN]);
-    loop {
-        let n = read_some(&mut input, &mut buf)?;
-        let Some(chunk) = buf.get_mut(..n).filter(|c| !c.is_empty()) else {
-            break;
-        };
-        dec.update_in_place(chunk)?;
-        output.write_all(chunk)?;
-    }
-    output.flush()?;
+    pump(input, output, &mut dec)?;
     let n = dec.bytes_processed();
     dec.finalize()?;
     if n != len {

@@ -120,7 +120,11 @@ pub(crate) fn decrypt_stream_unverified(
 pub(crate) const PUMP_LEN: usize = 1024 * 1024;
 
 /// Reads `input` to its end through `op` into `output`, one bounded buffer at a time.
-fn pump(mut input: impl Read, mut output: impl Write, op: &mut impl InPlace) -> Result<()> {
+pub(crate) fn pump(
+    mut input: impl Read,
+    mut output: impl Write,
+    op: &mut impl InPlace,
+) -> Result<()> {
     let mut buf = Zeroizing::new(vec![0u8; PUMP_LEN]);
     loop {
         let n = read_some(&mut input, &mut buf)?;

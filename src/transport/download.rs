@@ -11,7 +11,7 @@ use super::models::{DownloadTokenGenerateResponse, PublicDownloadTokenGenerateRe
 use super::upload::Progress;
 use super::util::{parse_content_range, seg};
 use super::{BodyLimit, Transport};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::cipher::{AtomicFile, CiphertextSpool, FileDecryptor};
 use crate::error::{Error, Result};
@@ -178,25 +178,29 @@ impl<T: Transport> Client<T> {
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<u64> {
         let path = path.to_path_buf();
-        let mut state = Some(self.offload(move || AtomicFile::new(&path)).await??)
-            .map(|file| (file, FileDecryptor::new(key)));
+        let mut file = self.offload(move || AtomicFile::new(&path)).await??;
+        let mut dec = FileDecryptor::new(key);
         let mut chunks = Chunks::new(self, source, options).await?;
         while let Some(body) = chunks.next().await? {
-            let (mut file, mut dec) = state.take().ok_or(Error::InvalidArgument("lost state"))?;
-            let (file, dec, written) = self
+            // File and decryptor travel to the blocking side and back with each chunk.
+            let written;
+            (file, dec, written) = self
                 .offload(move || {
-                    let mut buf = Zeroizing::new(body.to_vec());
+                    // The answer's buffer is ours alone: decrypt it in place (a copy only if
+                    // the transport kept a reference), and wipe the plaintext once written.
+                    let mut buf = body
+                        .try_into_mut()
+                        .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
                     let r = dec
                         .update_in_place(&mut buf)
                         .and_then(|()| file.file().write_all(&buf).map_err(Error::Io));
+                    buf.as_mut().zeroize();
                     (file, dec, r)
                 })
                 .await?;
             written?;
-            state = Some((file, dec));
             progress(chunks.progress());
         }
-        let (file, dec) = state.ok_or(Error::InvalidArgument("lost state"))?;
         self.offload(move || dec.finalize().and_then(|()| file.commit()))
             .await??;
         Ok(chunks.offset)

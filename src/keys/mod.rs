@@ -671,26 +671,12 @@ mod aws_lc_tests {
 
 #[cfg(all(test, feature = "transport"))]
 mod server_cap_tests {
-    use super::der::{self, oid};
     use super::*;
 
     /// A private key container whose PBKDF2 runs `iterations` (the rest is garbage: a local
     /// unlock derives, then fails on the padding).
     fn container(iterations: u32) -> PrivateKeyContainer {
-        let params = der::sequence(&[
-            &der::tlv(der::TAG_OCTET_STRING, &[1; 20]),
-            &der::unsigned_integer(&iterations.to_be_bytes()),
-        ]);
-        let kdf = der::sequence(&[&der::tlv(der::TAG_OID, oid::PBKDF2), &params]);
-        let scheme = der::sequence(&[
-            &der::tlv(der::TAG_OID, oid::AES256_CBC),
-            &der::tlv(der::TAG_OCTET_STRING, &[0; 16]),
-        ]);
-        let alg = der::sequence(&[
-            &der::tlv(der::TAG_OID, oid::PBES2),
-            &der::sequence(&[&kdf, &scheme]),
-        ]);
-        let info = der::sequence(&[&alg, &der::tlv(der::TAG_OCTET_STRING, &[0; 32])]);
+        let info = pkcs8::garbage_info_with_iterations(iterations);
         PrivateKeyContainer {
             version: UserKeyPairVersion::Rsa2048,
             private_key: pem::encode(pem::LABEL_ENCRYPTED_PRIVATE_KEY, &info).to_string(),

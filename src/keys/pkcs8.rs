@@ -345,6 +345,26 @@ pub(crate) fn parse_rsa_private_key(der: &[u8]) -> Result<rsa::PrivateKey> {
     Ok(key)
 }
 
+/// A structurally valid PBES2 `EncryptedPrivateKeyInfo` (PBKDF2-HMAC-SHA1 with `iterations`,
+/// AES-256-CBC) around 32 bytes of garbage, for limit tests.
+#[cfg(test)]
+pub(crate) fn garbage_info_with_iterations(iterations: u32) -> Vec<u8> {
+    let params = der::sequence(&[
+        &der::tlv(der::TAG_OCTET_STRING, &[1; 20]),
+        &der::unsigned_integer(&iterations.to_be_bytes()),
+    ]);
+    let kdf = der::sequence(&[&der::tlv(der::TAG_OID, oid::PBKDF2), &params]);
+    let scheme = der::sequence(&[
+        &der::tlv(der::TAG_OID, oid::AES256_CBC),
+        &der::tlv(der::TAG_OCTET_STRING, &[0; 16]),
+    ]);
+    let alg = der::sequence(&[
+        &der::tlv(der::TAG_OID, oid::PBES2),
+        &der::sequence(&[&kdf, &scheme]),
+    ]);
+    der::sequence(&[&alg, &der::tlv(der::TAG_OCTET_STRING, &[0; 32])])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,20 +372,7 @@ mod tests {
     #[test]
     fn limits_are_checked_before_any_work() {
         // A structurally valid header with 2^31 iterations must be refused at once.
-        let params = der::sequence(&[
-            &der::tlv(der::TAG_OCTET_STRING, &[1; 20]),
-            &der::unsigned_integer(&0x8000_0000u32.to_be_bytes()),
-        ]);
-        let kdf = der::sequence(&[&der::tlv(der::TAG_OID, oid::PBKDF2), &params]);
-        let scheme = der::sequence(&[
-            &der::tlv(der::TAG_OID, oid::AES256_CBC),
-            &der::tlv(der::TAG_OCTET_STRING, &[0; 16]),
-        ]);
-        let alg = der::sequence(&[
-            &der::tlv(der::TAG_OID, oid::PBES2),
-            &der::sequence(&[&kdf, &scheme]),
-        ]);
-        let info = der::sequence(&[&alg, &der::tlv(der::TAG_OCTET_STRING, &[0; 32])]);
+        let info = garbage_info_with_iterations(0x8000_0000);
         assert!(matches!(
             EncryptedPrivateKeyInfo::parse(&info),
             Err(Error::LimitExceeded(Limit::IterationCount {

@@ -32,12 +32,7 @@ fn main() {
     progress::set_quiet(cli.quiet);
     if let Err(e) = run(&cli) {
         // One line, and nothing a terminal would interpret (server messages end up here).
-        let line: String = e
-            .to_string()
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        eprintln!("dracoon-crypto: error: {line}");
+        eprintln!("dracoon-crypto: error: {}", net::printable(&e.to_string()));
         std::process::exit(e.exit_code());
     }
 }

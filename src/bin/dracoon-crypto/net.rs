@@ -114,8 +114,9 @@ pub(crate) struct DistributeArgs {
     pub(crate) password: PasswordArgs,
 }
 
-/// Replaces control characters (a server's text could hold terminal escapes).
-fn printable(s: &str) -> String {
+/// Replaces control characters (a server's text could hold terminal escapes) by spaces: one
+/// line, nothing a terminal interprets.
+pub(crate) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

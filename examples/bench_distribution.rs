@@ -12,11 +12,11 @@
 
 use std::time::Instant;
 
-use dracoon_crypto::testkit::TestServer;
 use dracoon_crypto::transport::{
     Blocking, BlockingReqwestTransport, Client, KeyRing, MissingKeysFilter, block_on,
 };
 use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion, encrypt_bytes};
+use dracoon_crypto_testkit::TestServer;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 

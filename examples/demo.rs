@@ -68,11 +68,11 @@ fn main() -> Res<()> {
 /// Three users, an encrypted room, an upload, missing-key distribution, a download by another
 /// user: through the real HTTP adapters against the in-process server.
 fn networked_demo(opts: &Options) -> Res<()> {
-    use dracoon_crypto::testkit::TestServer;
     use dracoon_crypto::transport::{
         Blocking, BlockingReqwestTransport, Client, DownloadOptions, MissingKeysFilter,
         ReqwestTransport, UploadOptions, block_on,
     };
+    use dracoon_crypto_testkit::TestServer;
 
     let started = Instant::now();
     let server = TestServer::start()?;

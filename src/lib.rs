@@ -87,10 +87,6 @@ pub mod error;
 pub mod file_key;
 pub mod keys;
 pub mod secret;
-/// An in-process HTTP server imitating the DRACOON API subset, for tests, demos and benchmarks
-/// (feature `testkit`; see `docs/testkit-contract.md`).
-#[cfg(feature = "testkit")]
-pub mod testkit;
 #[cfg(feature = "transport")]
 pub mod transport;
 pub mod version;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dracoon_crypto::testkit::TestServer;
 use dracoon_crypto::transport::{Client, MissingKeysFilter, ReqwestTransport};
 use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion, encrypt_bytes};
+use dracoon_crypto_testkit::TestServer;
 
 #[test]
 fn a_ticker_keeps_ticking_during_unlock_and_distribution() {

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use dracoon_crypto::testkit::{Fault, TestServer, TestUser};
 use dracoon_crypto::{
     Password, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion, encrypt_bytes,
 };
+use dracoon_crypto_testkit::{Fault, TestServer, TestUser};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dracoon-crypto");
 

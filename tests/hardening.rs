@@ -17,7 +17,7 @@ use dracoon_crypto::{
 };
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 
-use der::{Pbes2, Prf};
+use dracoon_crypto_testkit::der::{self, Pbes2, Prf};
 
 const MAX_PEM: usize = 64 * 1024;
 const MAX_CONTAINER_JSON: usize = 128 * 1024;
@@ -1067,6 +1067,3 @@ fn debug_and_display_show_no_secrets() {
 }
 
 // ------------------------------------------------------------------------------------------
-
-#[path = "regressions/der.rs"]
-mod der;

@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use dracoon_crypto::testkit::{Fault, TestServer, TestUser};
 use dracoon_crypto::transport::models::ResolutionStrategy;
 use dracoon_crypto::transport::{
     Blocking, BlockingReqwestTransport, Bytes, CancelFlag, Client, DownloadOptions,
@@ -19,6 +18,7 @@ use dracoon_crypto::{
     Error, Password, TransportErrorKind, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion,
     encrypt_bytes,
 };
+use dracoon_crypto_testkit::{Fault, TestServer, TestUser};
 
 const ITERATIONS: u32 = 1000;
 const MIB: usize = 1024 * 1024;

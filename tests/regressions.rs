@@ -11,10 +11,8 @@ use dracoon_crypto::{
     Error, Password, PrivateKeyContainer, PublicKeyContainer, UserKeyPairContainer,
     UserKeyPairVersion, UserPrivateKey, UserPublicKey,
 };
+use dracoon_crypto_testkit::der;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
-
-#[path = "regressions/der.rs"]
-mod der;
 
 /// A generated RSA-2048 key: (PKCS#1 RSAPrivateKey DER, SubjectPublicKeyInfo DER).
 fn key2048() -> &'static (Vec<u8>, Vec<u8>) {

@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use dracoon_crypto::testkit::TestServer;
 use dracoon_crypto::transport::{
     Blocking, BlockingReqwestTransport, Client, DownloadOptions, KeyRing, block_on,
 };
 use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion, encrypt_bytes};
+use dracoon_crypto_testkit::TestServer;
 
 /// A `MakeWriter` collecting everything into one buffer.
 #[derive(Clone, Default)]

@@ -7,18 +7,20 @@
 //!   leaks a password or key.
 //! * [`seed`]: writes a target's seed corpus from the official vectors (run a target with
 //!   `DRACOON_FUZZ_SEED=<corpus dir>`).
-//! * [`der`]: a small DER and PBES2 writer, used by the seeder to build every private-key
-//!   shape the parser accepts (all PRFs, ciphers, salt lengths, bare PKCS#1 payloads, redundant
-//!   leading zeros) with at most 4 PBKDF2 iterations, so they unlock in fuzz builds too.
+//! * [`der`] (`dracoon_crypto_testkit::der`, the one DER builder of the tests and the fuzzing):
+//!   the seeder builds every private-key shape the parser accepts with it (all PRFs, ciphers,
+//!   salt lengths, bare PKCS#1 payloads, redundant leading zeros) with at most 4 PBKDF2
+//!   iterations, so they unlock in fuzz builds too.
 //! * helpers to build and take apart [`PlainFileKey`]s through the public API only.
 
 pub mod api;
-pub mod der;
 pub mod harness;
 pub mod inputs;
 pub mod oracle;
 pub mod script;
 pub mod seed;
+
+pub use dracoon_crypto_testkit::der;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -72,18 +74,7 @@ pub fn plain_file_key_parts(k: &PlainFileKey) -> ([u8; 32], [u8; 12], [u8; 16]) 
 }
 
 /// Wraps DER in PEM armour (64-character lines, LF or CRLF).
-#[must_use]
-pub fn pem(label: &str, der: &[u8], crlf: bool) -> String {
-    let nl = if crlf { "\r\n" } else { "\n" };
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----{nl}");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push_str(nl);
-    }
-    out.push_str(&format!("-----END {label}-----{nl}"));
-    out
-}
+pub use dracoon_crypto_testkit::der::pem_with as pem;
 
 /// Splits `data` into chunks whose lengths come from `lens` (cycled, each taken modulo what is
 /// left plus one, so zero-length chunks occur too). Always terminates and covers all of `data`.

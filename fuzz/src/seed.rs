@@ -20,7 +20,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::der::{self, CipherShape, Pbes2, PrfShape};
 use crate::inputs::{
     Mutation, PrivateKeyInput, PrivateKeyMode, PublicKeyInput, PublicKeyMode, StreamInput,
     TamperInput,
@@ -31,6 +30,7 @@ use base64::engine::general_purpose::STANDARD;
 use dracoon_crypto::{
     Password, PlainFileKey, PrivateKeyContainer, UserKeyPair, UserKeyPairVersion, UserPrivateKey,
 };
+use dracoon_crypto_testkit::der::{self, Cipher, Pbes2, Prf};
 use sha1::Digest as _;
 
 /// Longest plaintext taken from a vector file.
@@ -580,20 +580,21 @@ fn seed_key_shapes(corpus: &mut Corpus, key: &UserPrivateKey) {
     };
     let pkcs8 = der::pkcs8_from_pkcs1(&pkcs1);
     let shapes = [
-        (PrfShape::Absent, CipherShape::Aes256, 20usize, false),
-        (PrfShape::Sha1NoParams, CipherShape::Aes256, 20, true),
-        (PrfShape::Sha1Null, CipherShape::Aes192, 8, false),
-        (PrfShape::Sha256Null, CipherShape::Aes128, 128, true),
-        (PrfShape::Sha256Null, CipherShape::Aes256, 1024, false),
+        (Prf::Absent, Cipher::Aes256, 20usize, false),
+        (Prf::Sha1NoParams, Cipher::Aes256, 20, true),
+        (Prf::Sha1Null, Cipher::Aes192, 8, false),
+        (Prf::Sha256Null, Cipher::Aes128, 128, true),
+        (Prf::Sha256Null, Cipher::Aes256, 1024, false),
     ];
     for (i, (prf, cipher, salt_len, key_length)) in shapes.into_iter().enumerate() {
         let p = Pbes2 {
             salt: (0..salt_len).map(|j| (j * 7 + i) as u8).collect(),
-            iterations: (i as u32 % 4) + 1,
+            iterations: (i as u64 % 4) + 1,
             prf,
             cipher,
-            key_length,
+            key_length: key_length.then(|| cipher.key_len() as u64),
             iv: [i as u8; 16],
+            ..Pbes2::default()
         };
         for (payload, pw) in [(&pkcs8, "Qwer1234!"), (&pkcs1, "Qwer1234!ä")] {
             let der = p.encrypt(payload, pw.as_bytes());
@@ -622,10 +623,9 @@ fn seed_key_shapes(corpus: &mut Corpus, key: &UserPrivateKey) {
         let p = Pbes2 {
             salt: vec![1; 20],
             iterations: 3,
-            prf: PrfShape::Absent,
-            cipher: CipherShape::Aes256,
-            key_length: false,
+            prf: Prf::Absent,
             iv: [9; 16],
+            ..Pbes2::default()
         };
         let der = p.encrypt(&der::pkcs8_from_pkcs1(&z), b"Qwer1234!");
         corpus.private(&PrivateKeyInput {
@@ -649,13 +649,13 @@ fn plain_pkcs1_of(key: &UserPrivateKey) -> Option<Vec<u8>> {
         .ok()?;
     let der = pem_body(&c.private_key)?;
     // EncryptedPrivateKeyInfo: SEQ { SEQ { OID, SEQ { SEQ{OID, SEQ{salt, iter}}, SEQ{OID, iv} } }, data }
-    let top = der::sequence_elements(&der)?;
-    let alg = der::sequence_elements(&der::tlv(0x30, &top.first()?.1))?;
-    let params = der::sequence_elements(&der::tlv(0x30, &alg.get(1)?.1))?;
-    let kdf = der::sequence_elements(&der::tlv(0x30, &params.first()?.1))?;
-    let kdf_params = der::sequence_elements(&der::tlv(0x30, &kdf.get(1)?.1))?;
+    let top = der::elements(&der)?;
+    let alg = der::elements(&der::tlv(0x30, &top.first()?.1))?;
+    let params = der::elements(&der::tlv(0x30, &alg.get(1)?.1))?;
+    let kdf = der::elements(&der::tlv(0x30, &params.first()?.1))?;
+    let kdf_params = der::elements(&der::tlv(0x30, &kdf.get(1)?.1))?;
     let salt = &kdf_params.first()?.1;
-    let scheme = der::sequence_elements(&der::tlv(0x30, &params.get(1)?.1))?;
+    let scheme = der::elements(&der::tlv(0x30, &params.get(1)?.1))?;
     let iv: [u8; 16] = scheme.get(1)?.1.as_slice().try_into().ok()?;
     let data = &top.get(1)?.1;
     let mut dk = [0u8; 32];
@@ -673,7 +673,7 @@ fn plain_pkcs1_of(key: &UserPrivateKey) -> Option<Vec<u8>> {
     let dec = cbc::Decryptor::<aes::Aes256>::new_from_slices(&dk, &iv).ok()?;
     let plain = dec.decrypt_padded::<Pkcs7>(&mut buf).ok()?.to_vec();
     // PrivateKeyInfo: SEQ { INT 0, SEQ alg, OCTET STRING pkcs1 }
-    let info = der::sequence_elements(&plain)?;
+    let info = der::elements(&plain)?;
     Some(info.get(2)?.1.clone())
 }
 
@@ -760,11 +760,11 @@ mod tests {
 
     /// The PBKDF2 iteration count of an `EncryptedPrivateKeyInfo`.
     fn iterations_of(der: &[u8]) -> Option<u64> {
-        let top = der::sequence_elements(der)?;
-        let alg = der::sequence_elements(&der::tlv(0x30, &top.first()?.1))?;
-        let params = der::sequence_elements(&der::tlv(0x30, &alg.get(1)?.1))?;
-        let kdf = der::sequence_elements(&der::tlv(0x30, &params.first()?.1))?;
-        let kdf_params = der::sequence_elements(&der::tlv(0x30, &kdf.get(1)?.1))?;
+        let top = der::elements(der)?;
+        let alg = der::elements(&der::tlv(0x30, &top.first()?.1))?;
+        let params = der::elements(&der::tlv(0x30, &alg.get(1)?.1))?;
+        let kdf = der::elements(&der::tlv(0x30, &params.first()?.1))?;
+        let kdf_params = der::elements(&der::tlv(0x30, &kdf.get(1)?.1))?;
         let count = &kdf_params.get(1)?.1;
         (count.len() <= 8).then(|| count.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
     }

@@ -17,13 +17,13 @@
 
 use std::time::{Duration, Instant};
 
-use dracoon_crypto::testkit::{TestServer, TestUser};
 use dracoon_crypto::transport::http::{Method, Request};
 use dracoon_crypto::transport::{
     Blocking, BlockingReqwestTransport, BodyLimit, Bytes, Client, DownloadOptions, KeyRing,
     ReqwestTransport, Transport, UploadOptions, block_on,
 };
 use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion};
+use dracoon_crypto_testkit::{TestServer, TestUser};
 
 const CHUNK: usize = 8 << 20;
 

@@ -2,7 +2,7 @@
 //! `dracoon-crypto-api.yaml`, for tests, demos and benchmarks (feature `testkit`).
 //!
 //! The server runs on `127.0.0.1` on an ephemeral port, on its own thread with its own tokio
-//! runtime, and stops when the [`TestServer`](crate::testkit::TestServer) is dropped. It reads
+//! runtime, and stops when the [`TestServer`](crate::TestServer) is dropped. It reads
 //! and writes the API's JSON itself (an independent second reading of the spec, sharing no
 //! models with the client side), validates requests against the spec's shapes, answers errors
 //! as DRACOON `ErrorResponse`s with the spec's `errorCode`s, and checks the cryptography
@@ -17,15 +17,15 @@
 //!   range with different bytes.
 //!
 //! Whatever is wrong ends up in
-//! [`TestServer::violations`](crate::testkit::TestServer::violations), which tests assert to be
+//! [`TestServer::violations`](crate::TestServer::violations), which tests assert to be
 //! empty. Faults (5xx/429 answers, connections dropped mid-body, a missing-keys list that
 //! changes between pages) are injected with
-//! [`TestServer::inject`](crate::testkit::TestServer::inject).
+//! [`TestServer::inject`](crate::TestServer::inject).
 //!
-//! The Rust API and the HTTP behaviour are fixed in `docs/testkit-contract.md`.
+//! The Rust API and the HTTP behaviour are fixed in `docs/contract.md` of this crate.
 //!
 //! ```no_run
-//! use dracoon_crypto::testkit::TestServer;
+//! use dracoon_crypto_testkit::TestServer;
 //!
 //! let server = TestServer::start()?;
 //! let alice = server.create_user("alice");
@@ -37,32 +37,51 @@
 
 mod api;
 mod checks;
+pub mod der;
 mod json;
 mod keypairs;
+mod memory;
 mod missing;
+mod model;
+#[cfg(feature = "server")]
 mod server;
 mod shares;
 mod state;
 mod transfers;
 mod uploads;
 
+pub use memory::InMemoryTransport;
+
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use hyper::body::Bytes;
+use bytes::Bytes;
+#[cfg(feature = "server")]
 use tokio::sync::oneshot;
 
-use crate::{
+use dracoon_crypto::{
     EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer,
     UserKeyPairVersion, UserPublicKey,
 };
 use state::{FileNode, Holder, Room, State, UploadShare, User};
 
-/// A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) imitating the DRACOON API subset,
-/// running on its own thread with its own tokio runtime. Shuts down on drop.
-#[derive(Debug)]
-pub struct TestServer {
+/// The DRACOON model: users, rooms, key pairs, files and their keys, uploads and shares, and
+/// the checks of what clients store (see [`Model::violations`]). Set it up with the methods
+/// below, then talk to it through [`Model::transport`] (in memory), a [`TestServer`] (HTTP on
+/// 127.0.0.1, feature `server`) or [`Model::dispatch`] (one request, one answer). Clones share
+/// the same state.
+#[derive(Debug, Clone)]
+pub struct Model {
     shared: Arc<Shared>,
     base_url: String,
+}
+
+/// A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) serving a [`Model`] (which it derefs
+/// to, for setting up and inspecting), on its own thread with its own tokio runtime. Shuts
+/// down on drop.
+#[cfg(feature = "server")]
+#[derive(Debug)]
+pub struct TestServer {
+    model: Model,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -161,27 +180,78 @@ impl Shared {
     }
 }
 
+#[cfg(feature = "server")]
 impl TestServer {
-    /// Binds `127.0.0.1:0` and starts serving.
+    /// Binds `127.0.0.1:0` and starts serving a new [`Model`] there (its base URL is
+    /// `http://127.0.0.1:PORT`).
     pub fn start() -> std::io::Result<TestServer> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(base_url.clone())),
-        });
-        let (stop, thread) = server::start(Arc::clone(&shared), listener)?;
+        let model = Model::with_base_url(&format!("http://{}", listener.local_addr()?));
+        let (stop, thread) = server::start(model.clone(), listener)?;
         Ok(TestServer {
-            shared,
-            base_url,
+            model,
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// `"http://127.0.0.1:PORT"` (no trailing slash); the API lives under `{base_url}/api/v4`.
+    /// The model it serves.
+    #[must_use]
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+}
+
+#[cfg(feature = "server")]
+impl std::ops::Deref for TestServer {
+    type Target = Model;
+
+    fn deref(&self) -> &Model {
+        &self.model
+    }
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new()
+    }
+}
+
+impl Model {
+    /// The base URL of an in-memory model: a name that no network resolves.
+    pub const IN_MEMORY_BASE_URL: &'static str = "https://dracoon.test";
+
+    /// A new, empty model at [`Model::IN_MEMORY_BASE_URL`].
+    #[must_use]
+    pub fn new() -> Model {
+        Model::with_base_url(Model::IN_MEMORY_BASE_URL)
+    }
+
+    /// A new, empty model whose answers (upload, download and S3 URLs) point to `base_url`
+    /// (scheme, host and port, no trailing slash).
+    #[must_use]
+    pub fn with_base_url(base_url: &str) -> Model {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Model {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::new(base_url.clone())),
+            }),
+            base_url,
+        }
+    }
+
+    /// `"https://dracoon.test"`, or `"http://127.0.0.1:PORT"` for a [`TestServer`] (no trailing
+    /// slash); the API lives under `{base_url}/api/v4`.
     #[must_use]
     pub fn base_url(&self) -> String {
         self.base_url.clone()
+    }
+
+    /// A transport that carries requests to this model in memory (async and blocking), for
+    /// [`Client::new`](dracoon_crypto::transport::Client::new) with [`Model::base_url`].
+    #[must_use]
+    pub fn transport(&self) -> InMemoryTransport {
+        InMemoryTransport::new(self.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -523,6 +593,7 @@ impl TestServer {
     }
 }
 
+#[cfg(feature = "server")]
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

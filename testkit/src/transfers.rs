@@ -2,13 +2,13 @@
 //! rescue-key variants, `POST /nodes/files/{id}/downloads` and `GET /downloads/{token}` with
 //! Range support.
 
-use hyper::body::Bytes;
+use bytes::Bytes;
 use serde_json::json;
 
 use super::Shared;
 use super::json::{self, ApiError, ApiResult, code};
 use super::keypairs::version_param;
-use super::server::{Reply, Req};
+use super::model::{Reply, Req};
 use super::state::{DownloadToken, FileNode, Holder, State};
 
 /// The file, which the caller must be allowed to read (member of its room).

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hyper::body::Bytes;
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -14,9 +14,9 @@ use super::api::auth_header_on_s3;
 use super::checks::{self, KeyCheck, Truth};
 use super::json::{self, ApiError, ApiResult, Obj, Query, code};
 use super::keypairs::parse_file_key;
-use super::server::{Reply, Req};
+use super::model::{Reply, Req};
 use super::state::{FileNode, Holder, Origin, Phase, State, Upload};
-use crate::{EncryptedFileKey, MAX_MESSAGE_LEN};
+use dracoon_crypto::{EncryptedFileKey, MAX_MESSAGE_LEN};
 
 /// S3's minimum size of every part but the last.
 pub(crate) const MIN_PART: usize = 5 * 1024 * 1024;
@@ -927,7 +927,7 @@ fn prepare(st: &mut State, id: &str, finish: Finish) -> ApiResult<Prepared> {
 }
 
 /// Runs a completion: validation and commit under the lock, key checks outside it.
-async fn finish(
+fn finish(
     shared: &Arc<Shared>,
     channel: Channel<'_>,
     body: &Map<String, Value>,
@@ -952,7 +952,7 @@ async fn finish(
         },
         share,
     ) = prepared;
-    let outcome = checks::run(checks, truths).await;
+    let outcome = checks::run(checks, truths);
     let mut st = shared.lock();
     st.violations.extend(outcome.violations);
     for (file_id, plain) in outcome.derived {
@@ -965,13 +965,9 @@ async fn finish(
 
 /// `PUT /uploads/{token}` (-> 201 Node) or `PUT /public/shares/uploads/{key}/{id}` (-> 201
 /// `PublicUploadedFileData`).
-pub(crate) async fn complete(
-    shared: &Arc<Shared>,
-    req: &Req,
-    channel: &Channel<'_>,
-) -> ApiResult<Reply> {
+pub(crate) fn complete(shared: &Arc<Shared>, req: &Req, channel: &Channel<'_>) -> ApiResult<Reply> {
     let body = json::parse_object(&req.body, true)?;
-    let (node, share) = finish(shared, *channel, &body, false).await?;
+    let (node, share) = finish(shared, *channel, &body, false)?;
     let st = shared.lock();
     let file = st
         .files
@@ -987,13 +983,13 @@ pub(crate) async fn complete(
 }
 
 /// `PUT /nodes/files/uploads/{id}/s3` or `PUT /public/shares/uploads/{key}/{id}/s3` -> 202.
-pub(crate) async fn complete_s3(
+pub(crate) fn complete_s3(
     shared: &Arc<Shared>,
     req: &Req,
     channel: &Channel<'_>,
 ) -> ApiResult<Reply> {
     let body = json::parse_object(&req.body, false)?;
-    finish(shared, *channel, &body, true).await?;
+    finish(shared, *channel, &body, true)?;
     Ok(Reply::empty(202))
 }
 

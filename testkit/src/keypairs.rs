@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 use super::Shared;
 use super::api::not_allowed;
 use super::json::{self, ApiError, ApiResult, Obj, Query, code};
-use super::server::{Reply, Req};
+use super::model::{Reply, Req};
 use super::state::{Holder, KeyRing, State};
-use crate::{
+use dracoon_crypto::{
     EncryptedFileKey, EncryptedFileKeyVersion, PrivateKeyContainer, PublicKeyContainer,
     UserKeyPairContainer, UserKeyPairVersion, UserPublicKey,
 };

@@ -1,26 +1,25 @@
-//! The HTTP/1.1 plumbing: a tokio runtime on its own thread, the accept loop, reading request
-//! bodies as they stream in, applying injected faults, recording requests, and the response
-//! body that can break off mid-stream.
+//! The HTTP driver: a tokio runtime on its own thread, the accept loop, reading request bodies
+//! as they stream in (and breaking them off for an injected drop), handing them to the model,
+//! and the response body that can break off mid-stream.
 
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::json::ApiError;
+use super::model::{Exchange, Reply};
 use super::state::FaultAction;
-use super::{RecordedRequest, Shared, api};
+use super::{Model, RecordedRequest};
 
 /// Largest request body the server accepts (uploads are sent in chunks well below this).
 const MAX_BODY: usize = 512 * 1024 * 1024;
@@ -34,7 +33,7 @@ const CUT_GRACE: Duration = Duration::from_millis(50);
 
 /// Starts the runtime thread serving `listener`. Dropping the returned sender stops it.
 pub(crate) fn start(
-    shared: Arc<Shared>,
+    model: Model,
     listener: std::net::TcpListener,
 ) -> io::Result<(oneshot::Sender<()>, std::thread::JoinHandle<()>)> {
     listener.set_nonblocking(true)?;
@@ -51,7 +50,7 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("dracoon-testkit".to_string())
         .spawn(move || {
-            runtime.block_on(accept_loop(listener, shared, stop_rx));
+            runtime.block_on(accept_loop(listener, model, stop_rx));
             // Open keep-alive connections and running checks are abandoned here.
             runtime.shutdown_timeout(Duration::from_secs(2));
         })?;
@@ -60,7 +59,7 @@ pub(crate) fn start(
 
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    shared: Arc<Shared>,
+    model: Model,
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
@@ -69,7 +68,7 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
+                    tokio::spawn(serve_connection(stream, model.clone()));
                 }
                 // Out of file descriptors and the like: back off briefly.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -78,8 +77,8 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+async fn serve_connection(stream: TcpStream, model: Model) {
+    let service = service_fn(move |request| handle(model.clone(), request));
     // Errors here are clients going away, or connections dropped on purpose.
     let _ = http1::Builder::new()
         .keep_alive(true)
@@ -99,177 +98,48 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-/// A request as the handlers see it: head plus the complete body.
-#[derive(Debug)]
-pub(crate) struct Req {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) query: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Bytes,
-}
-
-impl Req {
-    /// The first header of that (lower-case) name.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// An answer as the handlers produce it.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) body: Bytes,
-}
-
-impl Reply {
-    pub(crate) fn json(status: u16, value: &serde_json::Value) -> Self {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".to_string())],
-            body: Bytes::from(value.to_string()),
-        }
-    }
-
-    pub(crate) fn empty(status: u16) -> Self {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: Bytes::new(),
-        }
-    }
-
-    pub(crate) fn binary(status: u16, body: Bytes) -> Self {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/octet-stream".to_string())],
-            body,
-        }
-    }
-
-    pub(crate) fn error(error: &ApiError) -> Self {
-        Reply::json(error.status, &error.body())
-    }
-
-    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    fn into_response(self, cut: Option<usize>) -> Response<ResBody> {
-        let mut response = Response::new(ResBody::new(self.body, cut));
-        *response.status_mut() =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        for (name, value) in self.headers {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.append(HeaderName::from_static(name), value);
-            }
-        }
-        response
-    }
-}
-
-/// Serves one request: faults first, then the API.
-async fn handle(
-    shared: Arc<Shared>,
-    request: Request<Incoming>,
-) -> Result<Response<ResBody>, Dropped> {
+/// Serves one request: faults first, then the model (on tokio's blocking pool: its RSA and
+/// AES checks are CPU work).
+async fn handle(model: Model, request: Request<Incoming>) -> Result<Response<ResBody>, Dropped> {
     let (head, body) = request.into_parts();
-    let mut record = RecordedRequest {
-        method: head.method.as_str().to_string(),
-        path: head.uri.path().to_string(),
-        query: head.uri.query().unwrap_or("").to_string(),
-        authorization: head
-            .headers
-            .get(hyper::header::AUTHORIZATION)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        headers: head
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body_len: 0,
-        status: 0,
-    };
-    let fault = shared.lock().take_fault(&record.method, &record.path);
+    let record = RecordedRequest::of(&head);
+    let fault = model.take_fault(&record.method, &record.path);
     let has_body = !body.is_end_stream();
 
     if let (Some(FaultAction::Drop { after_bytes }), true) = (&fault, has_body) {
-        record.body_len = read_body(body, Some(*after_bytes), MAX_BODY)
+        let read = read_body(body, Some(*after_bytes), MAX_BODY)
             .await
             .map_or_else(|n| n, |b| b.len());
-        shared.record(record);
+        model.record_dropped(record, read);
         return Err(Dropped);
     }
 
     let body = match read_body(body, None, MAX_BODY).await {
         Ok(body) => body,
+        Err(read) if read > MAX_BODY => {
+            let mut record = record;
+            record.status = 413;
+            model.record_dropped(record, read);
+            let error = ApiError::plain(413, format!("request body over {MAX_BODY} bytes"));
+            return Ok(into_body(Reply::error(&error).into_response(), None));
+        }
+        // The client went away mid-body.
         Err(read) => {
-            record.body_len = read;
-            if read > MAX_BODY {
-                let error = ApiError::plain(413, format!("request body over {MAX_BODY} bytes"));
-                record.status = 413;
-                shared.record(record);
-                return Ok(Reply::error(&error).into_response(None));
-            }
-            // The client went away mid-body.
-            shared.record(record);
+            model.record_dropped(record, read);
             return Err(Dropped);
         }
     };
-    record.body_len = body.len();
 
-    let reply = match fault {
-        Some(FaultAction::Status {
-            status,
-            retry_after,
-        }) => {
-            let error = ApiError::plain(status, "injected fault");
-            let reply = Reply::error(&error);
-            match retry_after {
-                Some(seconds) => reply.with_header("retry-after", seconds.to_string()),
-                None => reply,
-            }
-        }
-        _ => {
-            let req = Req {
-                method: record.method.clone(),
-                path: record.path.clone(),
-                query: record.query.clone(),
-                headers: record.headers.clone(),
-                body,
-            };
-            api::dispatch(&shared, req).await
-        }
-    };
+    let exchange = tokio::task::spawn_blocking(move || model.exchange(fault, record, body)).await;
+    match exchange {
+        Ok(Exchange::Answer { response, cut }) => Ok(into_body(response, cut)),
+        Ok(Exchange::Drop) | Err(_) => Err(Dropped),
+    }
+}
 
-    let cut = match fault {
-        Some(FaultAction::Drop { after_bytes }) => {
-            if reply.body.len() <= after_bytes {
-                // Nothing to cut: the answer is dropped as a whole.
-                shared.record(record);
-                return Err(Dropped);
-            }
-            Some(after_bytes)
-        }
-        _ => {
-            record.status = reply.status;
-            None
-        }
-    };
-    shared.record(record);
-    Ok(reply.into_response(cut))
+/// The model's answer with a body hyper can send (and cut).
+fn into_body(response: Response<Bytes>, cut: Option<usize>) -> Response<ResBody> {
+    response.map(|body| ResBody::new(body, cut))
 }
 
 /// Reads a request body as it streams in. With `stop_after`, stops once that many bytes

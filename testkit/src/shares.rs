@@ -9,12 +9,12 @@ use super::Shared;
 use super::checks::{self, Truth};
 use super::json::{self, ApiError, ApiResult, Obj, code};
 use super::keypairs::{parse_file_key, parse_key_pair};
-use super::server::{Reply, Req};
+use super::model::{Reply, Req};
 use super::state::DownloadShare;
 use super::transfers::{ranged, readable_file};
 
 /// `POST /shares/downloads` (`CreateDownloadShareRequest`) -> 201 `DownloadShare`.
-pub(crate) async fn create_download_share(
+pub(crate) fn create_download_share(
     shared: &Arc<Shared>,
     req: &Req,
     user: i64,
@@ -129,7 +129,7 @@ pub(crate) async fn create_download_share(
         (reply, check)
     };
     if let Some((what, kp, fk, passwords, truth)) = check {
-        let problems = checks::share(what, kp, fk, passwords, truth).await;
+        let problems = checks::share(what, kp, fk, passwords, truth);
         shared.lock().violations.extend(problems);
     }
     Ok(reply)

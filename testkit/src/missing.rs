@@ -9,7 +9,7 @@ use super::Shared;
 use super::checks::{self, KeyCheck, Truth};
 use super::json::{self, ApiError, ApiResult, Obj, Query, code};
 use super::keypairs::parse_file_key;
-use super::server::{Reply, Req};
+use super::model::{Reply, Req};
 use super::state::{Holder, State};
 
 /// Most items one missing-keys answer carries, whatever `limit` says.
@@ -236,11 +236,7 @@ pub(crate) fn missing_file_keys(shared: &Shared, req: &Req, caller: i64) -> ApiR
 
 /// `POST /nodes/files/keys` (`UserFileKeySetBatchRequest`) -> 204. All items are validated
 /// before any is stored; existing keys are kept; every sent key is checked.
-pub(crate) async fn set_file_keys(
-    shared: &Arc<Shared>,
-    req: &Req,
-    caller: i64,
-) -> ApiResult<Reply> {
+pub(crate) fn set_file_keys(shared: &Arc<Shared>, req: &Req, caller: i64) -> ApiResult<Reply> {
     let body = json::parse_object(&req.body, false)?;
     let items = Obj::new(&body, "").req_array("items")?;
     let items = json::objects(items, "items")?;
@@ -334,7 +330,7 @@ pub(crate) async fn set_file_keys(
         (checks, truths)
     };
 
-    let outcome = checks::run(checks, truths).await;
+    let outcome = checks::run(checks, truths);
     let mut st = shared.lock();
     st.violations.extend(outcome.violations);
     for (file_id, plain) in outcome.derived {

@@ -1,12 +1,14 @@
 //! The cryptographic checks of what clients store: file keys must unwrap with the target's
 //! registered private key to the file's plain key; an uploaded ciphertext must verify under it.
-//! RSA and AES work runs on tokio's blocking threads, spread over the cores.
+//! The RSA and AES work of a batch is spread over the cores on scoped threads; no runtime is
+//! involved, so the model stays sans-I/O (the HTTP driver runs a whole request on tokio's
+//! blocking pool).
 
 use std::collections::HashMap;
 
-use hyper::body::Bytes;
+use bytes::Bytes;
 
-use crate::{
+use dracoon_crypto::{
     EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer, decrypt_bytes,
 };
 
@@ -38,47 +40,37 @@ pub(crate) struct Outcome {
 
 /// Runs the checks. Checks are taken in order, so for a file whose plain key is unknown the
 /// first check decides it (put the uploader's own key first).
-pub(crate) async fn run(checks: Vec<KeyCheck>, truths: HashMap<i64, Truth>) -> Outcome {
+pub(crate) fn run(checks: Vec<KeyCheck>, truths: HashMap<i64, Truth>) -> Outcome {
     if checks.is_empty() {
         return Outcome::default();
     }
     // 1. Learn unknown plain keys (sequential: each file needs one success).
-    let derived = tokio::task::spawn_blocking(move || derive(checks, truths)).await;
-    let Ok((mut outcome, rest, truths)) = derived else {
-        return Outcome {
-            violations: vec!["testkit: a key check panicked".to_string()],
-            derived: Vec::new(),
-        };
-    };
+    let (mut outcome, rest, truths) = derive(checks, truths);
     // 2. Compare the rest with the plain keys, in parallel.
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let per_task = rest.len().div_ceil(threads).max(1);
-    let mut tasks = Vec::new();
-    let mut rest = rest;
-    while !rest.is_empty() {
-        let batch: Vec<KeyCheck> = rest.drain(..per_task.min(rest.len())).collect();
-        let expected: HashMap<i64, Option<PlainFileKey>> = batch
-            .iter()
-            .map(|c| {
-                let e = truths.get(&c.file_id).and_then(|t| t.expected.clone());
-                (c.file_id, e)
+    let per_thread = rest.len().div_ceil(threads).max(1);
+    let expected = |c: &KeyCheck| truths.get(&c.file_id).and_then(|t| t.expected.as_ref());
+    let found: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = rest
+            .chunks(per_thread)
+            .map(|batch| {
+                scope.spawn(move || {
+                    batch
+                        .iter()
+                        .filter_map(|c| compare(c, expected(c)))
+                        .collect::<Vec<String>>()
+                })
             })
             .collect();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            batch
-                .iter()
-                .filter_map(|c| compare(c, expected.get(&c.file_id).and_then(Option::as_ref)))
-                .collect::<Vec<String>>()
-        }));
-    }
-    for task in tasks {
-        match task.await {
-            Ok(mut found) => outcome.violations.append(&mut found),
-            Err(_) => outcome
-                .violations
-                .push("testkit: a key check panicked".to_string()),
-        }
-    }
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec!["testkit: a key check panicked".to_string()])
+            })
+            .collect()
+    });
+    outcome.violations.extend(found.into_iter().flatten());
     outcome
 }
 
@@ -138,7 +130,7 @@ fn compare(check: &KeyCheck, expected: Option<&PlainFileKey>) -> Option<String> 
 
 /// Checks a download share's `fileKey` by unlocking the share key pair with the registered
 /// share passwords. Returns violation texts.
-pub(crate) async fn share(
+pub(crate) fn share(
     what: String,
     key_pair: UserKeyPairContainer,
     file_key: EncryptedFileKey,
@@ -148,27 +140,22 @@ pub(crate) async fn share(
     if passwords.is_empty() {
         return Vec::new();
     }
-    let job = move || {
-        let Some(unlocked) = passwords.iter().find_map(|p| key_pair.unlock(p).ok()) else {
-            return vec![format!(
-                "{what}: the share key pair does not unlock with any registered share password"
-            )];
-        };
-        let check = KeyCheck {
-            what,
-            file_id: 0,
-            key: file_key,
-            unlocked,
-        };
-        match truth.expected {
-            Some(expected) => compare(&check, Some(&expected)).into_iter().collect(),
-            None => {
-                let truths = HashMap::from([(0, truth)]);
-                derive(vec![check], truths).0.violations
-            }
-        }
+    let Some(unlocked) = passwords.iter().find_map(|p| key_pair.unlock(p).ok()) else {
+        return vec![format!(
+            "{what}: the share key pair does not unlock with any registered share password"
+        )];
     };
-    tokio::task::spawn_blocking(job)
-        .await
-        .unwrap_or_else(|_| vec!["testkit: a share key check panicked".to_string()])
+    let check = KeyCheck {
+        what,
+        file_id: 0,
+        key: file_key,
+        unlocked,
+    };
+    match truth.expected {
+        Some(expected) => compare(&check, Some(&expected)).into_iter().collect(),
+        None => {
+            let truths = HashMap::from([(0, truth)]);
+            derive(vec![check], truths).0.violations
+        }
+    }
 }

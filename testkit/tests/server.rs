@@ -7,11 +7,11 @@ use std::net::TcpStream;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dracoon_crypto::testkit::{Fault, TestServer, TestUser};
 use dracoon_crypto::{
     EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer,
     UserKeyPairVersion, decrypt_bytes, encrypt_bytes,
 };
+use dracoon_crypto_testkit::{Fault, TestServer, TestUser};
 use serde_json::{Value, json};
 
 // ------------------------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hyper::body::Bytes;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::json::{self, ApiError, ApiResult, code};
 use super::{Fault, RecordedRequest};
-use crate::{
+use dracoon_crypto::{
     EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion,
 };
 

@@ -5,18 +5,18 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::json::{ApiError, ApiResult, code};
-use super::server::{Reply, Req};
+use super::model::{Reply, Req};
 use super::{Shared, keypairs, missing, shares, transfers, uploads};
 
 /// Answers one API request.
-pub(crate) async fn dispatch(shared: &Arc<Shared>, req: Req) -> Reply {
-    match route(shared, &req).await {
+pub(crate) fn dispatch(shared: &Arc<Shared>, req: Req) -> Reply {
+    match route(shared, &req) {
         Ok(reply) => reply,
         Err(error) => Reply::error(&error),
     }
 }
 
-async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
+fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
     if let Some(rest) = req.path.strip_prefix("/s3/") {
         return uploads::s3_part(shared, req, rest);
     }
@@ -88,7 +88,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
         }
         ("POST", ["nodes", "files", "keys"]) => {
             let user = authenticate(shared, req)?;
-            missing::set_file_keys(shared, req, user).await
+            missing::set_file_keys(shared, req, user)
         }
 
         // Uploads with authentication.
@@ -110,7 +110,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
         }
         ("PUT", ["nodes", "files", "uploads", id, "s3"]) => {
             let user = authenticate(shared, req)?;
-            uploads::complete_s3(shared, req, &uploads::Channel::User { id, user }).await
+            uploads::complete_s3(shared, req, &uploads::Channel::User { id, user })
         }
 
         // File keys and downloads.
@@ -142,7 +142,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
         }
         ("PUT", ["uploads", token]) => {
             public(shared, req, "PUT /uploads/{token}");
-            uploads::complete(shared, req, &uploads::Channel::Token(token)).await
+            uploads::complete(shared, req, &uploads::Channel::Token(token))
         }
         ("DELETE", ["uploads", token]) => {
             public(shared, req, "DELETE /uploads/{token}");
@@ -152,7 +152,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
         // Shares.
         ("POST", ["shares", "downloads"]) => {
             let user = authenticate(shared, req)?;
-            shares::create_download_share(shared, req, user).await
+            shares::create_download_share(shared, req, user)
         }
         ("GET", ["public", "shares", "downloads", key]) => {
             public(shared, req, "GET /public/shares/downloads/{access_key}");
@@ -187,7 +187,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
             let channel = uploads::Channel::Share { key, id };
             match method {
                 "POST" => uploads::chunk(shared, req, &channel),
-                "PUT" => uploads::complete(shared, req, &channel).await,
+                "PUT" => uploads::complete(shared, req, &channel),
                 "GET" => uploads::status(shared, &channel),
                 "DELETE" => uploads::cancel(shared, &channel),
                 _ => Err(not_allowed(method)),
@@ -199,7 +199,7 @@ async fn route(shared: &Arc<Shared>, req: &Req) -> ApiResult<Reply> {
         }
         ("PUT", ["public", "shares", "uploads", key, id, "s3"]) => {
             public(shared, req, "PUT /public/shares/uploads/.../s3");
-            uploads::complete_s3(shared, req, &uploads::Channel::Share { key, id }).await
+            uploads::complete_s3(shared, req, &uploads::Channel::Share { key, id })
         }
 
         _ => Err(ApiError::plain(

@@ -31,16 +31,17 @@ use super::state::FaultAction;
 /// by a sleep or by PBKDF2/RSA.
 ///
 /// ```
-/// use dracoon_crypto::transport::{Blocking, Client, KeyRing, block_on};
+/// use dracoon_crypto::transport::{Blocking, Client, block_on};
 /// use dracoon_crypto_testkit::Model;
 ///
 /// let model = Model::new();
 /// let alice = model.create_user("alice");
 /// let client = Client::new(Blocking(model.transport()), &model.base_url())?
 ///     .with_auth_token(&alice.token);
-/// let report = block_on(client.distribute_missing_keys(&KeyRing::new(vec![]), &Default::default()))?;
-/// assert_eq!(report.distributed, 0);
+/// let algorithms = block_on(client.algorithms())?;
+/// assert!(!algorithms.key_pair_algorithms.is_empty());
 /// assert_eq!(model.requests().len(), 1);
+/// assert!(model.violations().is_empty());
 /// # Ok::<(), dracoon_crypto::Error>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -59,7 +59,7 @@ impl Model {
     ///
     /// let model = Model::new();
     /// let alice = model.create_user("alice");
-    /// let request = http::Request::get(format!("{}/api/v4/nodes/missingFileKeys", model.base_url()))
+    /// let request = http::Request::get(format!("{}/api/v4/config/info/policies/algorithms", model.base_url()))
     ///     .header("authorization", format!("Bearer {}", alice.token))
     ///     .body(bytes::Bytes::new())?;
     /// let answer = model.dispatch(request);

@@ -164,6 +164,10 @@ pub enum Fault {
     },
 }
 
+/// A saved state of a [`Model`] ([`Model::snapshot`], [`Model::restore`]).
+#[derive(Debug, Clone)]
+pub struct Snapshot(Box<State>);
+
 /// What the server thread and the [`TestServer`] handle share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -260,9 +264,15 @@ impl Model {
 
     /// Creates a user with a fresh random token.
     pub fn create_user(&self, login: &str) -> TestUser {
+        self.create_user_with_token(login, &json::random_hex(24))
+    }
+
+    /// Creates a user whose bearer token is `token` (for fixtures that must know it in
+    /// advance, e.g. to recognise it in logs). A token already in use moves to the new user.
+    pub fn create_user_with_token(&self, login: &str, token: &str) -> TestUser {
         let mut st = self.lock();
         let id = st.next_id();
-        let token = json::random_hex(24);
+        let token = token.to_string();
         st.users.insert(
             id,
             User {
@@ -317,6 +327,15 @@ impl Model {
         }
         if let Err(e) = st.set_key_pair(holder, container, Some(unlocked.clone()), creator) {
             st.violation(format!("testkit misuse: {what}: {e}"));
+        }
+    }
+
+    /// Adds a key pair to the user without its unlocked form: for a user whose private key the
+    /// test cannot (or need not) unlock. File keys later set for this key pair are not checked.
+    pub fn add_user_key_pair_unchecked(&self, user_id: i64, container: UserKeyPairContainer) {
+        let mut st = self.lock();
+        if let Err(e) = st.set_key_pair(Holder::User(user_id), container, None, Some(user_id)) {
+            st.violation(format!("testkit misuse: add_user_key_pair_unchecked: {e}"));
         }
     }
 
@@ -569,6 +588,77 @@ impl Model {
             .collect()
     }
 
+    /// Gives the download share and the upload share with access key `old` (there may be one
+    /// of each) the access key `new`, for fixtures that need a known one. Returns whether a
+    /// share had that key.
+    pub fn set_share_access_key(&self, old: &str, new: &str) -> bool {
+        let mut st = self.lock();
+        let mut found = false;
+        for share in st
+            .download_shares
+            .iter_mut()
+            .filter(|s| s.access_key == old)
+        {
+            share.access_key = new.to_string();
+            found = true;
+        }
+        if let Some(share) = st.upload_shares.remove(old) {
+            st.upload_shares.insert(new.to_string(), share);
+            found = true;
+        }
+        found
+    }
+
+    /// Makes the ids the model hands out next (users, rooms, files, shares) start at `next`,
+    /// if that is higher than the next one, so that a fixture can pin the ids it names.
+    pub fn skip_ids_to(&self, next: i64) {
+        self.lock().skip_ids_to(next);
+    }
+
+    /// An independent copy of the model: the same users, rooms, files, uploads, shares,
+    /// settings, faults, recorded requests and violations, changed apart from now on (a
+    /// [`Clone`] of a `Model` shares the state instead). Build a fixture once, fork it per
+    /// test.
+    ///
+    /// ```
+    /// use dracoon_crypto_testkit::Model;
+    ///
+    /// let fixture = Model::new();
+    /// let room = fixture.create_room("R", true, &[]);
+    /// let copy = fixture.fork();
+    /// copy.create_room("S", true, &[]);
+    /// assert_eq!(copy.find_file(room, "x"), None);
+    /// assert_eq!(fixture.base_url(), copy.base_url());
+    /// ```
+    #[must_use]
+    pub fn fork(&self) -> Model {
+        let state = self.lock().clone();
+        Model {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+            }),
+            base_url: self.base_url.clone(),
+        }
+    }
+
+    /// The model's state as it is now (users, rooms, files, uploads, shares, settings,
+    /// faults), for [`Model::restore`]: how a driver takes back what an answer it then
+    /// replaced (a lost response, a faked error) would have changed. The recorded requests and
+    /// violations are not part of it.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let st = self.lock();
+        let mut copy = State::new(st.base_url.clone());
+        copy.clone_from_except_log(&st);
+        Snapshot(Box::new(copy))
+    }
+
+    /// Returns the model to `snapshot` (which may come from a fork of it); the recorded
+    /// requests and violations stay as they are.
+    pub fn restore(&self, snapshot: &Snapshot) {
+        self.lock().clone_from_except_log(&snapshot.0);
+    }
+
     /// An upload share into `room_id`; returns the access key. Its `userUserPublicKeyList`
     /// lists the room members that have a key pair.
     pub fn create_upload_share(&self, room_id: i64) -> String {
@@ -602,5 +692,89 @@ impl Drop for TestServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(model: &Model, token: &str, path: &str) -> u16 {
+        let request = http::Request::get(format!("{}/api/v4{path}", model.base_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .expect("a request");
+        model.dispatch(request).status().as_u16()
+    }
+
+    fn a_file(model: &Model, room: i64) -> i64 {
+        let (ciphertext, key) = dracoon_crypto::encrypt_bytes(b"content").expect("encrypted");
+        model.put_file(room, "f.bin", ciphertext, &key, &[])
+    }
+
+    #[test]
+    fn a_chosen_token_authenticates() {
+        let model = Model::new();
+        let user = model.create_user_with_token("u", "chosen-token");
+        assert_eq!(user.token, "chosen-token");
+        // (403: authenticated, but the user has no key pair to list missing keys with.)
+        assert_eq!(get(&model, "chosen-token", "/nodes/missingFileKeys"), 403);
+        assert_eq!(get(&model, "other-token", "/nodes/missingFileKeys"), 401);
+    }
+
+    #[test]
+    fn ids_can_be_pinned() {
+        let model = Model::new();
+        model.skip_ids_to(40);
+        let room = model.create_room("r", true, &[]);
+        assert_eq!(room, 40);
+        model.skip_ids_to(10);
+        assert_eq!(a_file(&model, room), 41, "ids never go back");
+    }
+
+    #[test]
+    fn a_fork_is_independent() {
+        let model = Model::new();
+        let room = model.create_room("r", true, &[]);
+        let fork = model.fork();
+        let file = a_file(&fork, room);
+        assert!(fork.file_content(file).is_some());
+        assert_eq!(model.file_content(file), None);
+        assert_eq!(a_file(&model, room), file, "both hand out the same next id");
+    }
+
+    #[test]
+    fn restore_takes_back_the_state_but_not_the_log() {
+        let model = Model::new();
+        let user = model.create_user("u");
+        let room = model.create_room("r", true, &[user.id]);
+        let before = model.snapshot();
+        let file = a_file(&model, room);
+        assert_eq!(get(&model, &user.token, "/nodes/missingFileKeys"), 403);
+        model.restore(&before);
+        assert_eq!(model.file_content(file), None);
+        assert_eq!(model.requests().len(), 1, "the request log stays");
+        assert_eq!(a_file(&model, room), file, "the id counter went back too");
+    }
+
+    #[test]
+    fn a_share_can_get_a_known_access_key() {
+        let model = Model::new();
+        let room = model.create_room("r", false, &[]);
+        let key = model.create_upload_share(room);
+        let public = |k: &str| {
+            let request = http::Request::get(format!(
+                "{}/api/v4/public/shares/uploads/{k}",
+                model.base_url()
+            ))
+            .body(Bytes::new())
+            .expect("a request");
+            model.dispatch(request).status().as_u16()
+        };
+        assert_eq!(public(&key), 200);
+        assert!(model.set_share_access_key(&key, "KNOWN"));
+        assert_eq!(public("KNOWN"), 200);
+        assert_eq!(public(&key), 404);
+        assert!(!model.set_share_access_key("nothing", "x"));
     }
 }

@@ -100,14 +100,14 @@ impl KeyRing {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct User {
     pub(crate) id: i64,
     pub(crate) login: String,
     pub(crate) keys: KeyRing,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Room {
     pub(crate) id: i64,
     pub(crate) name: String,
@@ -119,7 +119,7 @@ pub(crate) struct Room {
     pub(crate) created_at: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct FileNode {
     pub(crate) id: i64,
     pub(crate) room_id: i64,
@@ -158,7 +158,7 @@ pub(crate) enum Phase {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Upload {
     pub(crate) id: String,
     pub(crate) token: String,
@@ -183,7 +183,7 @@ pub(crate) struct Upload {
     pub(crate) final_size: Option<u64>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct DownloadShare {
     pub(crate) id: i64,
     pub(crate) access_key: String,
@@ -199,7 +199,7 @@ pub(crate) struct DownloadShare {
     pub(crate) notes: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct UploadShare {
     pub(crate) room_id: i64,
     pub(crate) name: String,
@@ -224,7 +224,7 @@ pub(crate) enum FaultAction {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct State {
     pub(crate) base_url: String,
     next_id: i64,
@@ -285,6 +285,63 @@ impl State {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// Ids handed out next start at `next`, or later.
+    pub(crate) fn skip_ids_to(&mut self, next: i64) {
+        self.next_id = self.next_id.max(next);
+    }
+
+    /// Becomes a copy of `other`, but keeps its own request log and violations.
+    pub(crate) fn clone_from_except_log(&mut self, other: &State) {
+        let requests = std::mem::take(&mut self.requests);
+        let violations = std::mem::take(&mut self.violations);
+        let State {
+            base_url,
+            next_id,
+            next_key_pair,
+            users,
+            tokens,
+            rooms,
+            files,
+            system_rescue,
+            uploads,
+            upload_tokens,
+            downloads,
+            share_downloads,
+            download_shares,
+            upload_shares,
+            s3_enabled,
+            key_checks,
+            share_passwords,
+            faults,
+            member_adds,
+            violations: _,
+            requests: _,
+        } = other;
+        *self = State {
+            base_url: base_url.clone(),
+            next_id: *next_id,
+            next_key_pair: *next_key_pair,
+            users: users.clone(),
+            tokens: tokens.clone(),
+            rooms: rooms.clone(),
+            files: files.clone(),
+            system_rescue: system_rescue.clone(),
+            uploads: uploads.clone(),
+            upload_tokens: upload_tokens.clone(),
+            downloads: downloads.clone(),
+            share_downloads: share_downloads.clone(),
+            download_shares: download_shares.clone(),
+            upload_shares: upload_shares.clone(),
+            s3_enabled: *s3_enabled,
+            key_checks: *key_checks,
+            share_passwords: share_passwords.clone(),
+            faults: faults.clone(),
+            member_adds: member_adds.clone(),
+            violations,
+            requests,
+        };
     }
 
     pub(crate) fn violation(&mut self, text: impl Into<String>) {

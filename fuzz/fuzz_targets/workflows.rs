@@ -4,7 +4,8 @@
 //! opening and downloading shares, creating one, key rings and key pair fetches) and a script
 //! of HTTP answers (status, `Retry-After`, `ETag`, `Content-Range`, bodies: honest, fixture
 //! templates, JSON edits of them, or raw blobs), fed through a `BlockingTransport` whose
-//! `sleep` is instant. See `dracoon_crypto_fuzz::harness` for the server.
+//! `sleep` is instant, over the testkit's honest DRACOON model (in memory, one fork per input).
+//! See `dracoon_crypto_fuzz::harness` for the server.
 //!
 //! Oracles:
 //! * no panic, and an end within a bound derived from the documented caps (retries of the
@@ -18,6 +19,7 @@
 //!   download and presigned URLs, access key, passwords) unless the server itself put that
 //!   text where the crate quotes server text;
 //! * `Authorization` (with the right token) only on the authenticated API; no password ever sent;
+//!   the model records no client defect (tokens on public URLs, chunks that do not fit, ...);
 //! * no sleep longer than the policy's caps or the 2 s polling cap.
 
 #![no_main]

@@ -10,11 +10,12 @@
 
 use std::sync::OnceLock;
 
-use dracoon_crypto::transport::KeyRing;
+use dracoon_crypto::transport::{Bytes, KeyRing, http};
 use dracoon_crypto::{
     EncryptedFileKey, FileEncryptor, Password, PlainFileKey, PrivateKeyContainer,
     PublicKeyContainer, UserKeyPair, UserKeyPairContainer, UserKeyPairVersion, UserPrivateKey,
 };
+use dracoon_crypto_testkit::Model;
 use serde_json::{Value, json};
 
 /// The server's base URL (its host carries the URL marker).
@@ -40,6 +41,8 @@ pub const ACCESS_PASSWORD: &str = "ACCESSPW-SECRET-0p0p";
 pub const MARKERS: [&str; 2] = ["SECRET", "zq7host"];
 /// Upload channel id.
 pub const UPLOAD_ID: &str = "upl-77";
+/// The client's user (the first the model creates).
+pub const ME: i64 = 2;
 /// Ids used by the fixtures.
 pub const FILE_A: i64 = 101;
 /// A second file of the missing-keys list.
@@ -50,6 +53,9 @@ pub const USER_TWO_KEYS: i64 = 7;
 pub const USER_ONE_KEY: i64 = 8;
 /// The node id of uploaded files.
 pub const NODE_ID: i64 = 555;
+/// The room of the files, the uploads and the shares (members: the client's user and users 7
+/// and 8; room rescue key: the fixture's pair).
+pub const ROOM_ID: i64 = 9;
 
 /// A presigned S3 URL for `part`.
 #[must_use]
@@ -129,6 +135,97 @@ pub fn fixture() -> &'static Fixture {
             wrapped,
             ciphertext,
         }
+    })
+}
+
+/// The honest DRACOON of the `workflows` target, built once per process (each run works on a
+/// [`Model::fork`] of it), with the ids and secrets the templates name:
+/// * at [`BASE`] (so every URL it hands out carries the host marker);
+/// * the client's user, token [`AUTH_TOKEN`], key pair [`Fixture::container`];
+/// * user 7 with two key pairs (the fixture's and the vectors' RSA-4096), user 8 with the
+///   fixture's; all three members of room [`ROOM_ID`], whose rescue key pair (and the system's)
+///   is the fixture's;
+/// * files [`FILE_A`] and [`FILE_B`] (both [`Fixture::ciphertext`]), keyed for the client's
+///   user and the rescue keys, so that (A, 7), (A, 8) and (B, 8) are missing; B is also keyed
+///   for 7;
+/// * an encrypted download share of A and an upload share into the room, both at
+///   [`ACCESS_KEY`] (the share's key pair: [`Fixture::share_private`]);
+/// * the next node (an upload's) gets [`NODE_ID`]. The server's key checks are off: each costs
+///   an RSA unwrap, and the harness checks what it needs itself.
+///
+/// # Panics
+/// If the model refuses the fixture (a testkit regression the tests must show).
+pub fn world() -> &'static Model {
+    static W: OnceLock<Model> = OnceLock::new();
+    W.get_or_init(|| {
+        let f = fixture();
+        let m = Model::with_base_url(BASE);
+        let me = m.create_user_with_token("fuzz-user", AUTH_TOKEN);
+        assert_eq!(me.id, ME, "the client's user id");
+        m.add_user_key_pair(me.id, f.container.clone(), &f.pair);
+        m.skip_ids_to(USER_TWO_KEYS);
+        let two = m.create_user("two-keys");
+        let one = m.create_user("one-key");
+        assert_eq!((two.id, one.id), (USER_TWO_KEYS, USER_ONE_KEY), "user ids");
+        m.add_user_key_pair(two.id, f.container.clone(), &f.pair);
+        m.add_user_key_pair_unchecked(
+            two.id,
+            UserKeyPairContainer {
+                private_key_container: PrivateKeyContainer::from_json(include_str!(
+                    "../../vectors/keys/kp_rsa4096/private_key.json"
+                ))
+                .expect("vectors' RSA-4096 private key"),
+                public_key_container: f.other_public.clone(),
+            },
+        );
+        m.add_user_key_pair(one.id, f.container.clone(), &f.pair);
+        let room = m.create_room("fuzz-room", true, &[me.id, two.id, one.id]);
+        assert_eq!(room, ROOM_ID, "room id");
+        m.set_room_rescue_key_pair(room, f.container.clone(), &f.pair);
+        m.set_system_rescue_key_pair(f.container.clone(), &f.pair);
+        m.skip_ids_to(FILE_A);
+        let rescue = [-ROOM_ID, -1];
+        let keys = |users: &[i64]| -> Vec<(i64, EncryptedFileKey)> {
+            users
+                .iter()
+                .chain(&rescue)
+                .map(|&u| (u, f.wrapped.clone()))
+                .collect()
+        };
+        let a = m.put_file(room, "a.bin", f.ciphertext.clone(), &f.file_key, &keys(&[me.id]));
+        let b = m.put_file(
+            room,
+            "b.bin",
+            f.ciphertext.clone(),
+            &f.file_key,
+            &keys(&[me.id, two.id]),
+        );
+        assert_eq!((a, b), (FILE_A, FILE_B), "file ids");
+        let share = json!({
+            "nodeId": FILE_A,
+            "keyPair": {
+                "privateKeyContainer": to_value(&f.share_private),
+                "publicKeyContainer": to_value(&f.pair.public_key().to_container().expect("public")),
+            },
+            "fileKey": to_value(&f.wrapped),
+        });
+        let request = http::Request::post(format!("{BASE}/api/v4/shares/downloads"))
+            .header("authorization", format!("Bearer {AUTH_TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Bytes::from(serde_json::to_vec(&share).expect("JSON")))
+            .expect("a request");
+        let answer = m.dispatch(request);
+        assert_eq!(answer.status(), 201, "download share: {:?}", answer.body());
+        let created: Value = serde_json::from_slice(answer.body()).expect("a share");
+        let key = created["accessKey"].as_str().expect("an access key");
+        assert!(m.set_share_access_key(key, ACCESS_KEY));
+        let upload_share = m.create_upload_share(room);
+        assert!(m.set_share_access_key(&upload_share, ACCESS_KEY));
+        m.skip_ids_to(NODE_ID);
+        m.set_key_checks(false);
+        assert_eq!(m.missing_keys(), [(FILE_A, USER_TWO_KEYS), (FILE_A, USER_ONE_KEY), (FILE_B, USER_ONE_KEY)]);
+        assert!(m.violations().is_empty(), "{:?}", m.violations());
+        m
     })
 }
 

@@ -1,22 +1,22 @@
-//! The `workflows` target's fake server and oracles, in the library so that its own tests can
-//! check that every workflow succeeds against the honest server (a harness that can never
+//! The `workflows` target's scripted server and oracles, in the library so that its own tests
+//! can check that every workflow succeeds against the honest server (a harness that can never
 //! reach success would fuzz nothing but error paths).
 //!
-//! The server is a [`BlockingTransport`] whose `sleep` returns at once (and records the
-//! duration). Each request is answered from the input's script, or, once that is used up, as
-//! [`After`] says; `Body::Honest` answers (and the server's state: missing keys, stored chunks
-//! and parts, the completion body) come from a small honest implementation of the endpoints the
-//! workflows use. State changes of an answer are kept only when the answer delivered is 2xx.
+//! The honest server is the testkit's DRACOON model ([`api::world`], forked per run) reached
+//! through its in-memory transport; this module only adds the faults. The server is a
+//! [`BlockingTransport`] whose `sleep` returns at once (and records the duration). Each request
+//! goes to the model, and its answer is delivered as the input's script says, or, once that is
+//! used up, as [`After`] says: unchanged, replaced (status, body: a template, a blob, nothing),
+//! edited (JSON, `Retry-After`, `ETag`, `Content-Range`) or turned into a transport error. What
+//! a request changed in the model is taken back when the answer delivered is not 2xx (the
+//! client saw a failure, so the server must not have acted).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dracoon_crypto::transport::models::{
-    CompleteS3FileUploadRequest, CompleteS3ShareUploadRequest, CompleteUploadRequest,
-    GeneratePresignedUrlsRequest, ResolutionStrategy, UserFileKeyList, UserFileKeySetBatchRequest,
-};
+use dracoon_crypto::transport::models::{ResolutionStrategy, UserFileKeySetBatchRequest};
 use dracoon_crypto::transport::{
     Blocking, BlockingTransport, BodyLimit, Bytes, Client, DownloadOptions, DownloadShareOptions,
     KeyRing, MissingKeysFilter, RetryPolicy, UploadOptions, UploadShareOptions, UseKey, block_on,
@@ -26,6 +26,7 @@ use dracoon_crypto::{
     EncryptedFileKey, Error, Password, TransportError, TransportErrorKind, UserKeyPairVersion,
     decrypt_bytes,
 };
+use dracoon_crypto_testkit::{InMemoryTransport, Model};
 use serde_json::Value;
 
 use crate::api::{self, Template, fixture};
@@ -40,6 +41,9 @@ const MAX_DELAY: Duration = Duration::from_millis(4);
 const MAX_RETRY_AFTER: Duration = Duration::from_millis(5);
 /// The longest S3 polling interval (documented: capped exponential back-off up to 2 s).
 const MAX_POLL_DELAY: Duration = Duration::from_secs(2);
+/// Members whose string values the crate reads as URLs, tokens and access keys: secrets it
+/// must never quote.
+const SECRET_MEMBERS: [&str; 5] = ["uploadUrl", "url", "downloadUrl", "token", "accessKey"];
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -52,21 +56,6 @@ pub struct Seen {
     pub auth: bool,
 }
 
-#[derive(Clone, Default)]
-struct State {
-    missing: Vec<(i64, i64)>,
-    /// Chunks stored through the upload URL, by start offset.
-    chunks: BTreeMap<u64, Vec<u8>>,
-    /// S3 parts, by ETag.
-    parts: HashMap<String, Vec<u8>>,
-    etags: u32,
-    /// The body of the last completion request.
-    completion: Option<Vec<u8>>,
-    /// A scripted 2xx answered a request the honest server refused (an upload to a URL it
-    /// does not know, a chunk it would reject): from then on the stored content proves nothing.
-    faked_success: bool,
-}
-
 struct Reply {
     status: u16,
     headers: Vec<(http::HeaderName, String)>,
@@ -74,43 +63,52 @@ struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: Vec<u8>) -> Self {
+    fn empty(status: u16) -> Self {
         Reply {
             status,
             headers: Vec::new(),
-            body,
+            body: Vec::new(),
         }
     }
 
-    fn template(status: u16, t: Template) -> Self {
-        Reply::json(status, t.bytes())
-    }
-
-    fn empty(status: u16) -> Self {
-        Reply::json(status, Vec::new())
+    fn of(response: http::Response<Bytes>) -> Self {
+        let (head, body) = response.into_parts();
+        Reply {
+            status: head.status.as_u16(),
+            headers: head
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.clone(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: body.to_vec(),
+        }
     }
 }
 
-/// The fake server.
+/// The scripted server: the model behind its in-memory transport, and the script.
 pub struct Server<'a> {
     input: &'a WorkflowInput,
     blobs: &'a [&'a [u8]],
+    model: Model,
+    honest: InMemoryTransport,
     inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
 struct Inner {
-    state: State,
     next: usize,
     seen: Vec<Seen>,
     sleeps: Vec<Duration>,
     /// Bytes of scripted (not honest) bodies delivered.
     scripted_bytes: usize,
+    /// A scripted 2xx answered a request the honest server refused (an upload to a URL it
+    /// does not know, a chunk it would reject): from then on the stored content proves nothing.
+    faked_success: bool,
     /// `GET /nodes/missingFileKeys` requests.
     lists: usize,
     /// Hashes of the distinct `POST /nodes/files/keys` bodies (a retry resends the same bytes;
     /// each new batch has fresh OAEP randomness), and the keys in them.
-    key_batches: std::collections::HashSet<u64>,
+    key_batches: HashSet<u64>,
     keys_posted: usize,
     /// Markers that the server itself put where the crate may quote it (error messages, odd
     /// values that serde quotes in a reason): an error or event that contains such a marker is
@@ -119,6 +117,9 @@ struct Inner {
     /// Passwords the server itself sent (anywhere in a body, URLs included): the crate may
     /// rightly send such text back (a handed-out URL that contains it), so it proves no leak.
     server_said: Vec<&'static str>,
+    /// The values of the secret members of the model's own (unedited) answers: random upload
+    /// and download tokens, access keys, URLs.
+    secrets: HashSet<String>,
     /// Every body delivered, in order (the seeder turns an honest run into blobs).
     bodies: Vec<Vec<u8>>,
 }
@@ -140,12 +141,13 @@ fn transport_error(kind: u8) -> TransportError {
 }
 
 impl BlockingTransport for Server<'_> {
-    /// The body limit is left to the client, which checks every answer again: the fuzzer
-    /// thereby also plays a transport that reads more than it was asked to.
+    /// The body limit is passed to the model's transport, but scripted bodies ignore it: the
+    /// client checks every answer again, and the fuzzer thereby also plays a transport that
+    /// reads more than it was asked to.
     fn send(
         &self,
         request: http::Request<Bytes>,
-        _limit: BodyLimit,
+        limit: BodyLimit,
     ) -> Result<http::Response<Bytes>, TransportError> {
         let mut inner = self
             .inner
@@ -173,11 +175,27 @@ impl BlockingTransport for Server<'_> {
                 }),
                 After::Fail(k) => Some(Answer::body(Body::TransportError(k))),
             });
-        let before = inner.state.clone();
-        let honest = inner.state.honest(&request);
-        let honest_ok = (200..300).contains(&honest.status);
         let Some(answer) = scripted else {
-            return Ok(inner.deliver(honest, &before, false));
+            // The model's own answer, unchanged (its refusals change nothing).
+            let reply = Reply::of(self.honest.send(request, limit)?);
+            return Ok(inner.deliver(reply, true));
+        };
+        let before = self.model.snapshot();
+        let honest = self.honest.send(request, limit);
+        let honest_ok = honest.as_ref().is_ok_and(|r| r.status().is_success());
+        let unedited = answer.status.is_none()
+            && answer.edit.is_none()
+            && answer.retry_after.is_none()
+            && answer.etag.is_none()
+            && answer.range.is_none();
+        let honest = match (honest, &answer.body) {
+            (Err(e), Body::Honest) if unedited => {
+                self.model.restore(&before);
+                return Err(e);
+            }
+            (Ok(r), _) => Reply::of(r),
+            // A URL the model does not serve: an answer from nowhere.
+            (Err(_), _) => Reply::empty(404),
         };
         let mut reply = match answer.body {
             Body::Honest => honest,
@@ -197,15 +215,19 @@ impl BlockingTransport for Server<'_> {
                 ..honest
             },
             Body::TransportError(k) => {
-                inner.state = before;
+                self.model.restore(&before);
                 return Err(transport_error(k));
             }
         };
+        let own_body = matches!(answer.body, Body::Honest) && answer.edit.is_none();
         if let Some(status) = answer.status {
             reply.status = 100 + status % 500;
         }
         if (200..300).contains(&reply.status) && !honest_ok {
-            inner.state.faked_success = true;
+            inner.faked_success = true;
+        }
+        if !(200..300).contains(&reply.status) {
+            self.model.restore(&before);
         }
         if let Some(edit) = &answer.edit
             && let Ok(mut v) = serde_json::from_slice::<Value>(&reply.body)
@@ -232,7 +254,8 @@ impl BlockingTransport for Server<'_> {
         if let Some(r) = answer.range {
             edit_range(&mut reply.headers, r);
         }
-        Ok(inner.deliver(reply, &before, true))
+        inner.scripted_bytes += reply.body.len();
+        Ok(inner.deliver(reply, own_body))
     }
 
     fn sleep(&self, duration: Duration) {
@@ -248,19 +271,31 @@ fn template_index(t: Template) -> u8 {
     Template::ALL.iter().position(|&x| x == t).unwrap_or(0) as u8
 }
 
+/// Whether `uri` is one of the API endpoints that want the user's token: under
+/// `{BASE}/api/v4/`, but not the public ones, nor the token URLs (uploads, downloads)
+/// (the presigned S3 URLs are outside the API).
+fn authenticated_api(uri: &str) -> bool {
+    let Some(path) = uri
+        .strip_prefix(api::BASE)
+        .and_then(|p| p.strip_prefix("/api/v4/"))
+    else {
+        return false;
+    };
+    !["public/", "uploads/", "downloads/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
 impl Inner {
     fn check_request(&mut self, request: &http::Request<Bytes>) {
         let uri = request.uri().to_string();
         let auth = request.headers().get(http::header::AUTHORIZATION);
-        let api = format!("{}/api/v4/", api::BASE);
-        let public = format!("{}/api/v4/public/", api::BASE);
-        let authenticated_api = uri.starts_with(&api) && !uri.starts_with(&public);
         if let Some(v) = auth {
             assert!(
-                authenticated_api,
+                authenticated_api(&uri),
                 "Authorization sent to a URL that is not the authenticated API: {} {}",
                 request.method(),
-                redact(&uri)
+                self.redact(&uri)
             );
             assert_eq!(
                 v.to_str().ok(),
@@ -312,14 +347,10 @@ impl Inner {
         });
     }
 
-    fn deliver(&mut self, reply: Reply, before: &State, scripted: bool) -> http::Response<Bytes> {
-        if !(200..300).contains(&reply.status) {
-            self.state = before.clone();
-        }
-        if scripted {
-            self.scripted_bytes += reply.body.len();
-        }
-        self.note_echoable(&reply.body);
+    /// Hands `reply` to the client; `own` says whether its body is the model's, unedited (its
+    /// secret members then name real secrets).
+    fn deliver(&mut self, reply: Reply, own: bool) -> http::Response<Bytes> {
+        self.note_body(&reply.body, own);
         self.bodies.push(reply.body.clone());
         let mut builder = http::Response::builder().status(reply.status);
         for (name, value) in &reply.headers {
@@ -332,10 +363,10 @@ impl Inner {
             .unwrap_or_else(|_| http::Response::new(Bytes::new()))
     }
 
-    /// Records the markers that `body` carries anywhere but in the URL and token members,
-    /// where the crate reads them as URLs and tokens.
-    /// Also records the passwords that `body` carries anywhere (raw or in any JSON string).
-    fn note_echoable(&mut self, body: &[u8]) {
+    /// Records the passwords that `body` carries anywhere (raw or in any JSON string), the
+    /// markers it carries anywhere but in the secret members, where the crate reads them as
+    /// URLs and tokens, and (for the model's own bodies) the secrets in those members.
+    fn note_body(&mut self, body: &[u8], own: bool) {
         let json = serde_json::from_slice::<Value>(body).ok();
         let mut all = Vec::new();
         if let Some(v) = &json {
@@ -359,6 +390,50 @@ impl Inner {
                 self.echoable.push(m);
             }
         }
+        if own {
+            collect_secrets(&v, &mut self.secrets);
+        }
+    }
+
+    /// Whether the server put `secret` somewhere the crate may quote (outside the secret
+    /// members) in any body it delivered.
+    fn server_quoted(&self, secret: &str) -> bool {
+        self.bodies.iter().any(|b| {
+            serde_json::from_slice::<Value>(b).is_ok_and(|v| {
+                let mut texts = Vec::new();
+                collect_texts(&v, &mut texts, true);
+                texts.iter().any(|t| t.contains(secret))
+            })
+        })
+    }
+
+    /// `text` with every marker and known secret replaced (for assertion messages, which
+    /// must not leak either).
+    fn redact(&self, text: &str) -> String {
+        let mut s = redact(text);
+        for secret in &self.secrets {
+            s = s.replace(secret.as_str(), "<secret>");
+        }
+        s
+    }
+}
+
+/// The string values of the secret members in `v` (long enough to be told apart from
+/// ordinary text: tokens and access keys are random).
+fn collect_secrets(v: &Value, out: &mut HashSet<String>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| collect_secrets(x, out)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                match x {
+                    Value::String(s) if SECRET_MEMBERS.contains(&k.as_str()) && s.len() >= 12 => {
+                        out.insert(s.clone());
+                    }
+                    _ => collect_secrets(x, out),
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -373,10 +448,7 @@ fn collect_texts(v: &Value, out: &mut Vec<String>, skip_secret_members: bool) {
         Value::Object(o) => {
             for (k, x) in o {
                 out.push(k.clone());
-                let secret_member = matches!(
-                    k.as_str(),
-                    "uploadUrl" | "url" | "downloadUrl" | "token" | "accessKey"
-                );
+                let secret_member = SECRET_MEMBERS.contains(&k.as_str());
                 if !(skip_secret_members && secret_member && x.is_string()) {
                     collect_texts(x, out, skip_secret_members);
                 }
@@ -507,217 +579,6 @@ fn parse_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
     Some((a.parse().ok()?, b.parse().ok()?, total.parse().ok()))
 }
 
-fn query(uri: &http::Uri) -> HashMap<String, String> {
-    uri.query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-impl State {
-    /// The honest answer (and state change) for `request`.
-    fn honest(&mut self, request: &http::Request<Bytes>) -> Reply {
-        let uri = request.uri().to_string();
-        let method = request.method().as_str();
-        let body = request.body();
-        if uri == api::UPLOAD_URL {
-            return self.upload_url(method, request);
-        }
-        if uri.starts_with(api::DOWNLOAD_URL) && method == "GET" {
-            return download(request);
-        }
-        if uri.starts_with("https://s3.zq7host.example/") && method == "PUT" {
-            self.etags += 1;
-            let etag = format!("etag-{}", self.etags);
-            self.parts.insert(etag.clone(), body.to_vec());
-            return Reply {
-                status: 200,
-                headers: vec![(http::header::ETAG, format!("\"{etag}\""))],
-                body: Vec::new(),
-            };
-        }
-        let Some(path) = uri
-            .strip_prefix(api::BASE)
-            .and_then(|p| p.strip_prefix("/api/v4"))
-        else {
-            return Reply::template(404, Template::Error);
-        };
-        let path = path.split('?').next().unwrap_or("");
-        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let q = query(request.uri());
-        let ak = crate::api::ACCESS_KEY;
-        match (method, segs.as_slice()) {
-            ("GET", ["nodes", "missingFileKeys"]) => {
-                let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
-                let offset = usize::try_from(num("offset").unwrap_or(0)).unwrap_or(0);
-                let limit = usize::try_from(num("limit").unwrap_or(100))
-                    .unwrap_or(100)
-                    .min(100);
-                let pairs: Vec<(i64, i64)> = self
-                    .missing
-                    .iter()
-                    .filter(|(f, u)| {
-                        num("file_id").is_none_or(|x| x == *f)
-                            && num("user_id").is_none_or(|x| x == *u)
-                    })
-                    .skip(offset)
-                    .take(limit)
-                    .copied()
-                    .collect();
-                let mut v = api::missing_keys(&pairs);
-                v["range"] = serde_json::json!({"offset": offset, "limit": limit,
-                    "total": self.missing.len()});
-                Reply::json(200, serde_json::to_vec(&v).unwrap_or_default())
-            }
-            ("POST", ["nodes", "files", "keys"]) => {
-                match serde_json::from_slice::<UserFileKeySetBatchRequest>(body) {
-                    Ok(batch) => {
-                        for item in batch.items {
-                            self.missing
-                                .retain(|&(f, u)| (f, u) != (item.file_id, item.user_id));
-                        }
-                        Reply::empty(204)
-                    }
-                    Err(_) => Reply::template(400, Template::Error),
-                }
-            }
-            ("POST", ["nodes", "files", "uploads"]) => {
-                Reply::template(201, Template::UploadChannel)
-            }
-            ("GET", ["nodes", "files", "uploads", _]) => Reply::template(200, Template::S3Done),
-            ("DELETE", ["nodes", "files", "uploads", _]) => Reply::empty(204),
-            ("PUT", ["nodes", "files", "uploads", _, "s3"])
-            | ("PUT", ["public", "shares", "uploads", _, _, "s3"]) => {
-                self.completion = Some(body.to_vec());
-                Reply::empty(202)
-            }
-            ("POST", ["nodes", "files", "uploads", _, "s3_urls"])
-            | ("POST", ["public", "shares", "uploads", _, _, "s3_urls"]) => {
-                match serde_json::from_slice::<GeneratePresignedUrlsRequest>(body) {
-                    Ok(r) => {
-                        let urls: Vec<Value> = (r.first_part_number..=r.last_part_number)
-                            .take(16)
-                            .map(|n| {
-                                serde_json::json!({"url": api::presigned_url(n.into()),
-                                    "partNumber": n})
-                            })
-                            .collect();
-                        Reply::json(
-                            201,
-                            serde_json::to_vec(&serde_json::json!({"urls": urls}))
-                                .unwrap_or_default(),
-                        )
-                    }
-                    Err(_) => Reply::template(400, Template::Error),
-                }
-            }
-            ("GET", ["nodes", "files", _, "user_file_key"]) => {
-                Reply::template(200, Template::UserFileKey)
-            }
-            ("POST", ["nodes", "files", _, "downloads"]) => {
-                Reply::template(200, Template::DownloadUrl)
-            }
-            ("GET", ["public", "shares", "downloads", k]) if *k == ak => {
-                Reply::template(200, Template::PublicDownloadShare)
-            }
-            ("POST", ["public", "shares", "downloads", k]) if *k == ak => {
-                Reply::template(200, Template::DownloadUrl)
-            }
-            ("GET", ["public", "shares", "uploads", k]) if *k == ak => {
-                Reply::template(200, Template::PublicUploadShare)
-            }
-            ("POST", ["public", "shares", "uploads", k]) if *k == ak => {
-                Reply::template(201, Template::ShareUploadChannel)
-            }
-            ("PUT", ["public", "shares", "uploads", k, _]) if *k == ak => {
-                self.completion = Some(body.to_vec());
-                Reply::template(201, Template::UploadedFileData)
-            }
-            ("GET", ["public", "shares", "uploads", k, _]) if *k == ak => {
-                let v = serde_json::json!({"status": "done", "fileName": "f.bin",
-                    "size": api::PLAINTEXT.len()});
-                Reply::json(200, serde_json::to_vec(&v).unwrap_or_default())
-            }
-            ("DELETE", ["public", "shares", "uploads", k, _]) if *k == ak => Reply::empty(204),
-            ("POST", ["shares", "downloads"]) => Reply::template(201, Template::DownloadShare),
-            ("GET", ["user", "account", "keypair"])
-            | ("GET", ["nodes", "rooms", _, "keypair"])
-            | ("GET", ["settings", "keypair"]) => {
-                if q.get("version").is_some_and(|v| v == "RSA-4096") {
-                    Reply::template(404, Template::Error)
-                } else {
-                    Reply::template(200, Template::KeyPair)
-                }
-            }
-            ("GET", ["user", "account", "keypairs"])
-            | ("GET", ["nodes", "rooms", _, "keypairs"])
-            | ("GET", ["settings", "keypairs"]) => Reply::template(200, Template::KeyPairs),
-            ("GET", ["config", "info", "policies", "algorithms"]) => {
-                Reply::template(200, Template::Algorithms)
-            }
-            _ => Reply::template(404, Template::Error),
-        }
-    }
-
-    fn upload_url(&mut self, method: &str, request: &http::Request<Bytes>) -> Reply {
-        match method {
-            "POST" => {
-                let range = request
-                    .headers()
-                    .get(http::header::CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_range);
-                match range {
-                    Some((start, _, _)) => {
-                        self.chunks.insert(start, request.body().to_vec());
-                        Reply::json(201, br#"{"size":1,"hash":"h"}"#.to_vec())
-                    }
-                    None => Reply::template(400, Template::Error),
-                }
-            }
-            "PUT" => {
-                self.completion = Some(request.body().to_vec());
-                Reply::template(201, Template::Node)
-            }
-            "DELETE" => Reply::empty(204),
-            _ => Reply::template(405, Template::Error),
-        }
-    }
-}
-
-fn download(request: &http::Request<Bytes>) -> Reply {
-    let ct = &fixture().ciphertext;
-    let len = ct.len() as u64;
-    let range = request
-        .headers()
-        .get(http::header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("bytes="))
-        .and_then(|v| v.split_once('-'))
-        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
-    match range {
-        None => Reply::json(200, ct.clone()),
-        Some((start, end)) if start >= len || end < start => Reply {
-            status: 416,
-            headers: vec![(http::header::CONTENT_RANGE, format!("bytes */{len}"))],
-            body: Vec::new(),
-        },
-        Some((start, end)) => {
-            let end = end.min(len - 1);
-            Reply {
-                status: 206,
-                headers: vec![(
-                    http::header::CONTENT_RANGE,
-                    format!("bytes {start}-{end}/{len}"),
-                )],
-                body: ct[start as usize..=end as usize].to_vec(),
-            }
-        }
-    }
-}
-
 /// What a run did.
 #[derive(Debug)]
 pub struct Outcome {
@@ -731,6 +592,8 @@ pub struct Outcome {
     pub bound: usize,
     /// The bodies delivered, in order.
     pub bodies: Vec<Vec<u8>>,
+    /// The (file, user) pairs still missing a key in the model afterwards.
+    pub missing: Vec<(i64, i64)>,
 }
 
 /// Polls of one S3 status phase with `timeout`: the first at once, then one after each
@@ -764,6 +627,13 @@ fn file_id(x: i8) -> i64 {
         0 => api::FILE_A,
         1 => api::FILE_B,
         2 => api::NODE_ID,
+        _ => i64::from(x),
+    }
+}
+
+fn room_id(x: i8) -> i64 {
+    match x.rem_euclid(3) {
+        0 => api::ROOM_ID,
         _ => i64::from(x),
     }
 }
@@ -840,77 +710,46 @@ fn verify_content(len: u8, chunk: u8) -> bool {
     (usize::from(len) + usize::from(chunk)).is_multiple_of(4)
 }
 
-/// What the server stored of a successful upload, decrypted with the file key the completion
-/// request carried for the fixture's key pair. `None` when the answers make that unknowable
-/// (an `ETag` the script invented, a scripted success for a request the server refused).
-fn uploaded_plaintext(state: &State, s3: bool, key: &EncryptedFileKey) -> Option<Vec<u8>> {
-    if state.faked_success {
+/// What the model stored of a successful upload (the file `f.bin` in the room), decrypted
+/// with its file key for `user`, who holds the fixture's key pair. `None` when the answers
+/// make that unknowable (a scripted success for a request the server refused), or the key for
+/// `user` is not the fixture's version.
+///
+/// # Panics
+/// When the stored file is not there (after an honest run), or its key or content do not
+/// verify: the crate reported success for an upload that did not store what it should.
+/// `uploader` says that `user` uploaded it: the crate sets its key whatever the server answers.
+fn uploaded_plaintext(server: &Server<'_>, user: i64, uploader: bool) -> Option<Vec<u8>> {
+    let inner = server.inner.lock().expect("server state");
+    if inner.faked_success {
         return None;
     }
-    let ciphertext = if s3 {
-        let parts = match serde_json::from_slice::<CompleteS3FileUploadRequest>(
-            state.completion.as_deref()?,
-        ) {
-            Ok(c) => c.parts,
-            Err(_) => {
-                serde_json::from_slice::<CompleteS3ShareUploadRequest>(state.completion.as_deref()?)
-                    .ok()?
-                    .parts
-            }
-        };
-        let mut out = Vec::new();
-        for (i, p) in parts.iter().enumerate() {
-            assert_eq!(
-                usize::try_from(p.part_number).ok(),
-                Some(i + 1),
-                "S3 parts not numbered 1, 2, ..."
-            );
-            out.extend_from_slice(state.parts.get(&p.part_etag)?);
-        }
-        out
-    } else {
-        let mut out = Vec::new();
-        for (&start, chunk) in &state.chunks {
-            assert_eq!(
-                start,
-                out.len() as u64,
-                "chunks stored with a gap or overlap"
-            );
-            out.extend_from_slice(chunk);
-        }
-        out
-    };
+    let honest_run = server.input.is_honest();
+    let node = server.model.find_file(api::ROOM_ID, "f.bin");
+    if honest_run {
+        assert!(node.is_some(), "a successful upload stored no file");
+    }
+    // (Scripted answers may make the crate believe in a success the model never saw, e.g. a
+    // template `done` for an S3 upload still in transfer.)
+    let node = node?;
+    let key = server.model.file_key(node, user);
+    if uploader || honest_run {
+        assert!(
+            key.is_some(),
+            "the completion set no file key for user {user}"
+        );
+    }
+    let key: EncryptedFileKey = key?;
+    if key.version().key_pair_version() != UserKeyPairVersion::Rsa2048 {
+        return None;
+    }
     let plain_key = fixture()
         .pair
         .private_key()
-        .unwrap_file_key(key)
-        .expect("the completion's file key unwraps with the uploader's key pair");
-    Some(decrypt_bytes(&ciphertext, &plain_key).expect("the uploaded ciphertext verifies"))
-}
-
-/// The file key for `user` (or, without one, for the uploader) in a completion body.
-fn completion_key(state: &State, s3: bool, user: Option<i64>) -> EncryptedFileKey {
-    let body = state
-        .completion
-        .as_deref()
-        .expect("a successful upload sent a completion");
-    let parsed = match (s3, user) {
-        (false, None) => serde_json::from_slice::<CompleteUploadRequest>(body)
-            .ok()
-            .and_then(|c| c.file_key),
-        (true, None) => serde_json::from_slice::<CompleteS3FileUploadRequest>(body)
-            .ok()
-            .and_then(|c| c.file_key),
-        (false, Some(user)) => serde_json::from_slice::<UserFileKeyList>(body)
-            .ok()
-            .and_then(|l| l.items.into_iter().find(|k| k.user_id == user))
-            .map(|k| k.file_key),
-        (true, Some(user)) => serde_json::from_slice::<CompleteS3ShareUploadRequest>(body)
-            .ok()
-            .and_then(|c| c.user_file_key_list.into_iter().find(|k| k.user_id == user))
-            .map(|k| k.file_key),
-    };
-    parsed.expect("the completion carries a file key for every readable recipient")
+        .unwrap_file_key(&key)
+        .expect("the stored file key unwraps with the recipient's key pair");
+    let content = server.model.file_content(node).expect("the file's content");
+    Some(decrypt_bytes(&content, &plain_key).expect("the uploaded ciphertext verifies"))
 }
 
 /// Runs `input`'s workflow against the scripted server and checks every oracle.
@@ -920,32 +759,13 @@ fn completion_key(state: &State, s3: bool, user: Option<i64>) -> EncryptedFileKe
 #[must_use]
 pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
     let f = fixture();
-    let mut state = State::default();
-    match input.workflow {
-        Workflow::Distribute { .. } => {
-            state.missing = vec![
-                (api::FILE_A, api::USER_TWO_KEYS),
-                (api::FILE_A, api::USER_ONE_KEY),
-                (api::FILE_B, api::USER_ONE_KEY),
-            ];
-        }
-        Workflow::Upload {
-            distribute: true, ..
-        } => {
-            state.missing = vec![
-                (api::NODE_ID, api::USER_TWO_KEYS),
-                (api::NODE_ID, api::USER_ONE_KEY),
-            ];
-        }
-        _ => {}
-    }
+    let model = api::world().fork();
     let transport = Blocking(Server {
         input,
         blobs,
-        inner: Mutex::new(Inner {
-            state,
-            ..Inner::default()
-        }),
+        honest: model.transport(),
+        model,
+        inner: Mutex::new(Inner::default()),
     });
     let retries = u32::from(input.retries % 4);
     let policy = RetryPolicy::default()
@@ -979,7 +799,7 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             let max = 1 + u32::from(max_requests % 8);
             let mut filter = MissingKeysFilter::new().max_requests(max);
             if let Some(r) = room {
-                filter = filter.room(i64::from(r));
+                filter = filter.room(room_id(r));
             }
             if let Some(x) = file {
                 filter = filter.file(file_id(x));
@@ -1017,7 +837,7 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
                 ResolutionStrategy::Overwrite,
                 ResolutionStrategy::Fail,
             ][usize::from(resolution % 3)];
-            let mut opts = UploadOptions::new(9, "f.bin")
+            let mut opts = UploadOptions::new(api::ROOM_ID, "f.bin")
                 .chunk_size(1 + usize::from(chunk % 64))
                 .s3(s3)
                 .distribute(distribute)
@@ -1043,10 +863,8 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
                     extra_errors.push(format!("{e}"));
                     extra_errors.push(format!("{e:?}"));
                 }
-                let inner = transport.0.inner.lock().expect("server state");
-                let key = completion_key(&inner.state, s3, None);
-                if verify_content(len, chunk)
-                    && let Some(p) = uploaded_plaintext(&inner.state, s3, &key)
+                if (verify_content(len, chunk) || input.is_honest())
+                    && let Some(p) = uploaded_plaintext(&transport.0, api::ME, true)
                 {
                     assert_eq!(p, data, "the server stored another plaintext");
                 }
@@ -1080,20 +898,12 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
                     declared(sized, len).is_none_or(|s| s == u64::from(len)),
                     "a share upload with a wrong declared size succeeded"
                 );
-                let inner = transport.0.inner.lock().expect("server state");
-                // User 8's key is the fixture's RSA-2048 key in every template; a blob may
-                // list other users only.
-                let has_user_8 = inner.state.completion.as_deref().is_some_and(|b| {
-                    String::from_utf8_lossy(b)
-                        .contains(&format!("\"userId\":{}", api::USER_ONE_KEY))
-                });
-                if has_user_8 && verify_content(len, chunk) {
-                    let key = completion_key(&inner.state, s3, Some(api::USER_ONE_KEY));
-                    if key.version().key_pair_version() == UserKeyPairVersion::Rsa2048
-                        && let Some(p) = uploaded_plaintext(&inner.state, s3, &key)
-                    {
-                        assert_eq!(p, data, "the server stored another plaintext");
-                    }
+                // User 8 holds the fixture's key pair (a script may have hidden it from the
+                // crate; then the model has no key for it).
+                if (verify_content(len, chunk) || input.is_honest())
+                    && let Some(p) = uploaded_plaintext(&transport.0, api::USER_ONE_KEY, false)
+                {
+                    assert_eq!(p, data, "the server stored another plaintext");
                 }
             })
         }
@@ -1176,7 +986,7 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
         Workflow::KeyRing { use_key, room } => block_on(client.key_ring(
             &Password::new(api::KEY_PASSWORD),
             use_key_of(use_key),
-            room.map(i64::from),
+            room.map(room_id),
         ))
         .map(|ring| {
             assert!(!ring.pairs().is_empty(), "an empty key ring");
@@ -1193,19 +1003,27 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             2 => block_on(client.user_key_pair(Some(UserKeyPairVersion::Rsa4096))).map(|_| ()),
             3 => block_on(client.user_key_pairs()).map(|_| ()),
             4 => block_on(client.preferred_user_key_pair()).map(|_| ()),
-            5 => block_on(client.room_rescue_key_pair(1, None)).map(|_| ()),
-            6 => block_on(client.room_rescue_key_pairs(1)).map(|_| ()),
+            5 => block_on(client.room_rescue_key_pair(api::ROOM_ID, None)).map(|_| ()),
+            6 => block_on(client.room_rescue_key_pairs(api::ROOM_ID)).map(|_| ()),
             7 => block_on(client.system_rescue_key_pair(None)).map(|_| ()),
             8 => block_on(client.system_rescue_key_pairs()).map(|_| ()),
             _ => block_on(client.algorithms()).map(|_| ()),
         },
     };
     drop(client);
-    let inner = transport
-        .0
-        .inner
+    let Server { model, inner, .. } = transport.0;
+    let inner = inner
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+
+    // The model saw no client defect (a token on a public, token or S3 URL, a chunk written
+    // twice with other bytes, a Content-Range that does not fit its body, ...).
+    let violations = model.violations();
+    assert!(
+        violations.is_empty(),
+        "the model found client defects: {}",
+        inner.redact(&violations.join("; "))
+    );
 
     // No error or event names a secret the crate holds.
     let mut texts = extra_errors;
@@ -1219,7 +1037,14 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             assert!(
                 inner.echoable.contains(&m) || !t.contains(m),
                 "a secret or URL ({m}) in an error or event: {}",
-                redact(t)
+                inner.redact(t)
+            );
+        }
+        for secret in &inner.secrets {
+            assert!(
+                !t.contains(secret.as_str()) || inner.server_quoted(secret),
+                "a token, access key or URL of the server in an error or event: {}",
+                inner.redact(t)
             );
         }
     }
@@ -1311,6 +1136,7 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
         requests: inner.seen.len(),
         bound,
         bodies: inner.bodies,
+        missing: model.missing_keys(),
     }
 }
 
@@ -1331,6 +1157,30 @@ mod tests {
                 Workflow::CreateShare | Workflow::KeyPair { which: 2 }
             );
             assert_eq!(out.ok, expect_ok, "{workflow:?}: {out:?}");
+            // The work reached the model: distribution leaves nothing missing that it was
+            // asked to cover.
+            match workflow {
+                Workflow::Distribute { user: None, .. } => {
+                    assert_eq!(out.missing, [], "{workflow:?}");
+                }
+                Workflow::Distribute { user: Some(_), .. } => {
+                    assert!(
+                        !out.missing.contains(&(api::FILE_A, api::USER_TWO_KEYS)),
+                        "{workflow:?}: {:?}",
+                        out.missing
+                    );
+                }
+                Workflow::Upload {
+                    distribute: true, ..
+                } => {
+                    assert!(
+                        out.missing.iter().all(|&(file, _)| file != api::NODE_ID),
+                        "{workflow:?}: {:?}",
+                        out.missing
+                    );
+                }
+                _ => {}
+            }
         }
     }
 
@@ -1517,8 +1367,48 @@ mod probes {
         });
         assert!(leak.is_err(), "the oracle missed a password in a body");
         let mut inner = Inner::default();
-        inner.note_echoable(format!(r#"{{"url":"https://{}"}}"#, api::SHARE_PASSWORD).as_bytes());
+        inner.note_body(
+            format!(r#"{{"url":"https://{}"}}"#, api::SHARE_PASSWORD).as_bytes(),
+            false,
+        );
         inner.check_request(&request(api::SHARE_PASSWORD));
+    }
+
+    /// The token oracle's notion of the authenticated API: the model's token URLs, public
+    /// endpoints and presigned S3 URLs (all at the same host) are not part of it.
+    #[test]
+    fn token_urls_are_not_the_authenticated_api() {
+        let at = |p: &str| format!("{}{p}", api::BASE);
+        assert!(authenticated_api(&at("/api/v4/nodes/files/uploads")));
+        assert!(authenticated_api(&at("/api/v4/user/account/keypairs")));
+        for p in [
+            "/api/v4/uploads/0123abcd",
+            "/api/v4/downloads/0123abcd",
+            "/api/v4/public/shares/downloads/key",
+            "/s3/upl/1?X-Amz-Signature=0123",
+        ] {
+            assert!(!authenticated_api(&at(p)), "{p}");
+        }
+        assert!(!authenticated_api("https://elsewhere.example/api/v4/nodes"));
+    }
+
+    /// The secrets oracle learns the model's random tokens from its own answers, and a token
+    /// the server put into quotable text is no leak.
+    #[test]
+    fn tokens_of_the_model_are_secrets() {
+        let mut inner = Inner::default();
+        inner.note_body(br#"{"uploadUrl":"https://x/api/v4/uploads/0123456789abcdef","token":"0123456789abcdef"}"#, true);
+        assert!(inner.secrets.contains("0123456789abcdef"));
+        assert!(!inner.server_quoted("0123456789abcdef"));
+        inner.note_body(
+            br#"{"uploadUrl":"https://elsewhere.example/edited/by/the/script"}"#,
+            false,
+        );
+        assert!(!inner.secrets.iter().any(|s| s.contains("elsewhere")));
+        inner
+            .bodies
+            .push(br#"{"message":"bad token 0123456789abcdef"}"#.to_vec());
+        assert!(inner.server_quoted("0123456789abcdef"));
     }
 
     #[test]

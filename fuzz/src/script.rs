@@ -215,6 +215,12 @@ impl WorkflowInput {
         Self::scripted(workflow, 0, After::Honest, Vec::new())
     }
 
+    /// Whether every answer is the honest server's (no script, nothing after it).
+    #[must_use]
+    pub fn is_honest(&self) -> bool {
+        self.answers.is_empty() && self.after == After::Honest
+    }
+
     /// Reads an input the way the target does: the structure, then the blobs.
     #[must_use]
     pub fn parse(data: &[u8]) -> Option<(Self, Vec<&[u8]>)> {
@@ -551,7 +557,7 @@ pub fn seed_workflows() -> Vec<Workflow> {
         },
         Workflow::KeyRing {
             use_key: 1,
-            room: Some(5),
+            room: Some(3),
         },
         Workflow::KeyRing {
             use_key: 2,

@@ -456,3 +456,44 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         "{e}"
     );
 }
+
+/// Finding 7 (`workflows`, the first campaign against the testkit model): an upload whose
+/// source is longer than its declared size (2 declared, 3 delivered, 2-byte chunks) sent its
+/// last chunk as `Content-Range: bytes 2-2/2`, a range beyond the total it names, before it
+/// found the mismatch after the loop. The model records that as a client defect. Fixed in
+/// `src/transport/upload.rs`: the loop stops before a byte beyond the declared size leaves.
+#[test]
+fn a_source_longer_than_declared_sends_nothing_beyond_the_declared_size() {
+    use dracoon_crypto::transport::{Blocking, Client, UploadOptions, block_on};
+    use dracoon_crypto_testkit::Model;
+
+    let pair = pair2048();
+    let container = pair
+        .hazmat_to_container_with_iterations(&Password::new("pw"), 1000)
+        .unwrap();
+    for s3 in [false, true] {
+        let model = Model::new();
+        let user = model.create_user("u");
+        model.add_user_key_pair(user.id, container.clone(), &pair);
+        let room = model.create_room("r", true, &[user.id]);
+        let client = Client::new(Blocking(model.transport()), &model.base_url())
+            .unwrap()
+            .with_auth_token(&user.token);
+        let options = UploadOptions::new(room, "f.bin")
+            .size(2)
+            .chunk_size(2)
+            .s3(s3);
+        let e = block_on(client.upload(&b"abc"[..], pair.public_key(), &options, &mut |_| {}))
+            .expect_err("a wrong declared size never succeeds");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        assert_eq!(model.violations(), Vec::<String>::new(), "s3: {s3}");
+        let sent: usize = model
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/v4/uploads/") || r.path.starts_with("/s3/"))
+            .map(|r| r.body_len)
+            .sum();
+        assert!(sent <= 2, "s3: {s3}: {sent} bytes sent");
+        assert_eq!(model.find_file(room, "f.bin"), None);
+    }
+}

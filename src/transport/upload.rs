@@ -211,6 +211,10 @@ pub struct Uploaded {
     pub distribution_error: Option<Error>,
 }
 
+/// The source delivered another number of bytes than the declared size.
+const SIZE_MISMATCH: Error =
+    Error::InvalidArgument("the source delivered another number of bytes than the declared size");
+
 /// Where encrypted chunks go.
 enum Sink<'a> {
     /// `POST {upload_url}` with `Content-Range`.
@@ -445,6 +449,12 @@ impl<T: Transport> Client<T> {
                 }
             };
             buf.truncate(n);
+            // A source longer than declared: stop before a byte beyond the declared size leaves
+            // (its Content-Range would end beyond the total it names).
+            if size.is_some_and(|s| offset + n as u64 > s) {
+                buf.as_mut().zeroize();
+                return Err(SIZE_MISMATCH);
+            }
             let is_s3 = matches!(sink, Sink::S3 { .. });
             // An empty file: no chunk at all; one empty part for S3.
             if n == 0 && !(is_s3 && part_number == 1) {
@@ -510,9 +520,7 @@ impl<T: Transport> Client<T> {
             }
         }
         if size.is_some_and(|s| s != offset) {
-            return Err(Error::InvalidArgument(
-                "the source delivered another number of bytes than the declared size",
-            ));
+            return Err(SIZE_MISMATCH);
         }
         Ok(Sent {
             key: enc.finalize(),

@@ -87,6 +87,50 @@ impl GcmStream {
         Ok(())
     }
 
+    /// Encrypts or decrypts `input` into `output`, which has the same length, in one pass over
+    /// the whole blocks (no copy first). Nothing is processed when the message would exceed
+    /// [`MAX_MESSAGE_LEN`].
+    pub(crate) fn apply_to(
+        &mut self,
+        dir: Direction,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<()> {
+        debug_assert_eq!(input.len(), output.len());
+        let len = input.len().min(output.len());
+        let (mut input, mut output) = (&input[..len], &mut output[..len]);
+        self.len = grown(self.len, len)?;
+
+        if self.partial_len > 0 {
+            let take = input.len().min(16 - self.partial_len);
+            let (head, rest) = output.split_at_mut(take);
+            head.copy_from_slice(&input[..take]);
+            self.xor_partial(dir, head);
+            input = &input[take..];
+            output = rest;
+            if self.partial_len == 16 {
+                self.backend.ghash_block(&self.partial);
+                self.partial_len = 0;
+            }
+        }
+
+        let whole = input.len() - input.len() % 16;
+        let (bulk_in, tail_in) = input.split_at(whole);
+        let (bulk_out, tail_out) = output.split_at_mut(whole);
+        if !bulk_in.is_empty() {
+            match dir {
+                Direction::Encrypt => self.backend.encrypt_blocks_to(bulk_in, bulk_out),
+                Direction::Decrypt => self.backend.decrypt_blocks_to(bulk_in, bulk_out),
+            }
+        }
+        if !tail_in.is_empty() {
+            tail_out.copy_from_slice(tail_in);
+            *self.keystream = self.backend.keystream_block();
+            self.xor_partial(dir, tail_out);
+        }
+        Ok(())
+    }
+
     /// XORs `bytes` (at most what is left of the current block) with the partial block's
     /// keystream and records their ciphertext.
     fn xor_partial(&mut self, dir: Direction, bytes: &mut [u8]) {
@@ -240,6 +284,42 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_equals_in_place_for_many_splits() {
+        let key = [0x35; 32];
+        let iv = [0x53; 12];
+        let pt: Vec<u8> = (0..3000u32).map(|i| (i * 11 + 5) as u8).collect();
+        for len in [0, 1, 15, 16, 17, 255, 256, 257, 1000, 3000] {
+            let (ct, tag) = one_shot(&key, &iv, &pt[..len]);
+            for splits in [
+                &[][..],
+                &[1],
+                &[2, 15, 16, 17],
+                &[31, 33, 7, 1024],
+                &[0, 300],
+            ] {
+                for (dir, input, expect) in [
+                    (Direction::Encrypt, &pt[..len], &ct[..]),
+                    (Direction::Decrypt, &ct[..], &pt[..len]),
+                ] {
+                    let mut s = GcmStream::new(&key, &iv);
+                    let mut out = vec![0xAB; len];
+                    let mut pos = 0;
+                    for &n in splits.iter().chain(std::iter::once(&usize::MAX)) {
+                        let end = pos + n.min(len - pos);
+                        assert!(
+                            s.apply_to(dir, &input[pos..end], &mut out[pos..end])
+                                .is_ok()
+                        );
+                        pos = end;
+                    }
+                    assert_eq!(out, expect, "len {len} splits {splits:?}");
+                    assert_eq!(s.finish(), tag, "len {len} splits {splits:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn decrypt_inverts_and_yields_the_same_tag() {
         let key = [1; 32];
         let iv = [2; 12];
@@ -326,6 +406,11 @@ mod tests {
         let mut two = [0u8; 2];
         assert!(matches!(
             s.apply(Direction::Encrypt, &mut two),
+            Err(Error::LimitExceeded(Limit::GcmMessageLength))
+        ));
+        assert_eq!(two, [0, 0], "nothing was processed");
+        assert!(matches!(
+            s.apply_to(Direction::Encrypt, &[1, 2], &mut two),
             Err(Error::LimitExceeded(Limit::GcmMessageLength))
         ));
         assert_eq!(two, [0, 0], "nothing was processed");

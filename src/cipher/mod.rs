@@ -100,10 +100,11 @@ impl FileEncryptor {
         self.gcm.apply(Direction::Encrypt, buf)
     }
 
-    /// Encrypts `input` into `output`, which must have the same length.
+    /// Encrypts `input` into `output`, which must have the same length, in one pass over the
+    /// data (no copy into `output` first).
     pub fn update(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
-        copy_same_len(input, output)?;
-        self.update_in_place(output)
+        check_same_len(input, output)?;
+        self.gcm.apply_to(Direction::Encrypt, input, output)
     }
 
     /// Bytes encrypted so far.
@@ -154,11 +155,11 @@ impl FileDecryptor {
         self.gcm.apply(Direction::Decrypt, buf)
     }
 
-    /// Decrypts `input` into `output`, which must have the same length (unauthenticated until
-    /// `finalize`).
+    /// Decrypts `input` into `output`, which must have the same length, in one pass over the
+    /// data (unauthenticated until `finalize`).
     pub fn update(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
-        copy_same_len(input, output)?;
-        self.update_in_place(output)
+        check_same_len(input, output)?;
+        self.gcm.apply_to(Direction::Decrypt, input, output)
     }
 
     /// Bytes decrypted so far.
@@ -206,13 +207,12 @@ impl InPlace for FileDecryptor {
     }
 }
 
-fn copy_same_len(input: &[u8], output: &mut [u8]) -> Result<()> {
+fn check_same_len(input: &[u8], output: &[u8]) -> Result<()> {
     if input.len() != output.len() {
         return Err(Error::InvalidArgument(
             "input and output buffers must have the same length",
         ));
     }
-    output.copy_from_slice(input);
     Ok(())
 }
 

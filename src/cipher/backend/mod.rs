@@ -26,6 +26,12 @@ pub(crate) trait GcmBackend {
     /// Absorbs `data` (ciphertext, a multiple of 16 bytes) into GHASH and decrypts it in place.
     fn decrypt_blocks(&mut self, data: &mut [u8]);
 
+    /// [`GcmBackend::encrypt_blocks`] from `input` into `output` (of the same length).
+    fn encrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]);
+
+    /// [`GcmBackend::decrypt_blocks`] from `input` into `output` (of the same length).
+    fn decrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]);
+
     /// Absorbs `data` (ciphertext, a multiple of 16 bytes) into GHASH only, leaving it and the
     /// counter alone: the tag check of a verify-then-decrypt pass.
     fn ghash_blocks(&mut self, data: &[u8]);
@@ -89,6 +95,24 @@ impl GcmBackend for Backend {
             Backend::Soft(b) => b.decrypt_blocks(data),
             #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
             Backend::Vaes(b) => b.decrypt_blocks(data),
+        }
+    }
+
+    #[inline]
+    fn encrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) {
+        match self {
+            Backend::Soft(b) => b.encrypt_blocks_to(input, output),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Vaes(b) => b.encrypt_blocks_to(input, output),
+        }
+    }
+
+    #[inline]
+    fn decrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) {
+        match self {
+            Backend::Soft(b) => b.decrypt_blocks_to(input, output),
+            #[cfg(all(target_arch = "x86_64", not(dracoon_crypto_force_soft)))]
+            Backend::Vaes(b) => b.decrypt_blocks_to(input, output),
         }
     }
 

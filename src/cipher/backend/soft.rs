@@ -56,6 +56,16 @@ impl GcmBackend for Soft {
         }
     }
 
+    fn encrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) {
+        output.copy_from_slice(input);
+        self.encrypt_blocks(output);
+    }
+
+    fn decrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) {
+        output.copy_from_slice(input);
+        self.decrypt_blocks(output);
+    }
+
     fn ghash_blocks(&mut self, data: &[u8]) {
         let (blocks, _) = Block::slice_as_chunks(data);
         self.ghash.update(blocks);

@@ -8,7 +8,7 @@ use core::arch::x86_64::*;
 use zeroize::Zeroize;
 
 use super::common::{POLY, ghash_one, load128, rev128, store128};
-use super::{LAG, STRIDE, State};
+use super::{Io, LAG, STRIDE, State};
 
 /// Registers per stride.
 const VECS: usize = STRIDE / 2;
@@ -274,25 +274,60 @@ unsafe fn load_stride(data: &[u8], block: usize) -> Vecs {
     x
 }
 
-/// Stores a stride at `block * 16` of `data`.
+/// Loads the input stride at `block * 16` of `io`.
 ///
 /// # Safety
 ///
-/// `(block + STRIDE) * 16 <= data.len()`.
+/// `(block + STRIDE) * 16 <= io.len()`.
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-unsafe fn store_stride(data: &mut [u8], block: usize, v: &Vecs) {
+unsafe fn load_in(io: &Io<'_>, block: usize) -> Vecs {
+    debug_assert!((block + STRIDE) * 16 <= io.len());
+    let mut x = [_mm256_setzero_si256(); VECS];
+    for (k, v) in x.iter_mut().enumerate() {
+        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within the input.
+        *v = unsafe { _mm256_loadu_si256(io.src_at((block + 2 * k) * 16).cast()) };
+    }
+    x
+}
+
+/// Loads the output stride at `block * 16` of `io` (written earlier in this call).
+///
+/// # Safety
+///
+/// `(block + STRIDE) * 16 <= io.len()`.
+#[inline]
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+unsafe fn load_out(io: &Io<'_>, block: usize) -> Vecs {
+    debug_assert!((block + STRIDE) * 16 <= io.len());
+    let mut x = [_mm256_setzero_si256(); VECS];
+    for (k, v) in x.iter_mut().enumerate() {
+        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within the output.
+        *v = unsafe { _mm256_loadu_si256(io.out_at((block + 2 * k) * 16).cast()) };
+    }
+    x
+}
+
+/// Stores a stride at `block * 16` of the output of `io`.
+///
+/// # Safety
+///
+/// `(block + STRIDE) * 16 <= io.len()`.
+#[inline]
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+unsafe fn store_out(io: &mut Io<'_>, block: usize, v: &Vecs) {
+    debug_assert!((block + STRIDE) * 16 <= io.len());
     for (k, v) in v.iter().enumerate() {
-        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within `data`.
-        unsafe { store2(data, block + 2 * k, *v) };
+        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within the output.
+        unsafe { _mm256_storeu_si256(io.dst_at((block + 2 * k) * 16).cast(), *v) };
     }
 }
 
-/// Encrypts (`ENCRYPT`) or decrypts the whole blocks of `data` in place, updating the counter
-/// and the GHASH accumulator. The same schedule as [`super::avx512`]'s.
+/// Encrypts (`ENCRYPT`) or decrypts the whole blocks of `io`'s input into its output (in place
+/// or not), updating the counter and the GHASH accumulator. The same schedule as [`super::avx512`]'s.
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, data: &mut [u8]) {
-    let blocks = data.len() / 16;
+pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, mut io: Io<'_>) {
+    let blocks = io.len() / 16;
     if blocks == 0 {
         return;
     }
@@ -325,60 +360,49 @@ pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, data: &mut [u8]) {
     if blocks >= STRIDE {
         if ENCRYPT {
             while done + STRIDE <= blocks && done < LAG * STRIDE {
-                // SAFETY: blocks done..done + STRIDE are within `data` (loop condition).
-                let c = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_stride(data, done) });
+                // SAFETY: blocks done..done + STRIDE are within `io` (loop condition).
+                let c = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_in(&io, done) });
                 // SAFETY: as above.
-                unsafe { store_stride(data, done, &c) };
+                unsafe { store_out(&mut io, done, &c) };
                 done += STRIDE;
             }
             while done + STRIDE <= blocks {
-                // SAFETY: blocks done - LAG * STRIDE..done + STRIDE are within `data` (loop
+                // SAFETY: blocks done - LAG * STRIDE..done + STRIDE are within `io` (loop
                 // condition, and done >= LAG * STRIDE).
-                let (d, g) = unsafe {
-                    (
-                        load_stride(data, done),
-                        load_stride(data, done - LAG * STRIDE),
-                    )
-                };
+                let (d, g) = unsafe { (load_in(&io, done), load_out(&io, done - LAG * STRIDE)) };
                 let c = ctr_ghash_stride(&r, &h, &mut ctr, &d, &g, &mut acc);
                 // SAFETY: as above.
-                unsafe { store_stride(data, done, &c) };
+                unsafe { store_out(&mut io, done, &c) };
                 done += STRIDE;
             }
             let mut behind = done.saturating_sub(LAG * STRIDE);
             while behind < done {
                 // SAFETY: behind + STRIDE <= done <= blocks.
-                acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_stride(data, behind) });
+                acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_out(&io, behind) });
                 behind += STRIDE;
             }
         } else {
-            // SAFETY: blocks 0..STRIDE are within `data` (blocks >= STRIDE).
-            acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_stride(data, 0) });
+            // SAFETY: blocks 0..STRIDE are within `io` (blocks >= STRIDE).
+            acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_in(&io, 0) });
             while done + 2 * STRIDE <= blocks {
-                // SAFETY: blocks done..done + 2 * STRIDE are within `data` (loop condition).
-                let (d, g) = unsafe { (load_stride(data, done), load_stride(data, done + STRIDE)) };
+                // SAFETY: blocks done..done + 2 * STRIDE are within `io` (loop condition).
+                let (d, g) = unsafe { (load_in(&io, done), load_in(&io, done + STRIDE)) };
                 let p = ctr_ghash_stride(&r, &h, &mut ctr, &d, &g, &mut acc);
                 // SAFETY: as above.
-                unsafe { store_stride(data, done, &p) };
+                unsafe { store_out(&mut io, done, &p) };
                 done += STRIDE;
             }
-            // SAFETY: blocks done..done + STRIDE are within `data` (done + STRIDE <= blocks
+            // SAFETY: blocks done..done + STRIDE are within `io` (done + STRIDE <= blocks
             // here).
-            let p = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_stride(data, done) });
+            let p = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_in(&io, done) });
             // SAFETY: as above.
-            unsafe { store_stride(data, done, &p) };
+            unsafe { store_out(&mut io, done, &p) };
             done += STRIDE;
         }
     }
 
     if done < blocks {
-        acc = tail::<ENCRYPT>(
-            &r,
-            &st.hpow,
-            ctr.rev,
-            acc,
-            &mut data[done * 16..blocks * 16],
-        );
+        acc = tail::<ENCRYPT>(&r, &st.hpow, ctr.rev, acc, io.range(done * 16, blocks * 16));
     }
     store128(&mut st.acc, acc);
 }
@@ -412,7 +436,7 @@ pub(super) fn ghash_only(st: &mut State, data: &[u8]) {
     }
 }
 
-/// The last 1..STRIDE blocks (`data.len()` = 16 * n), two blocks at a time through a
+/// The last 1..STRIDE blocks (`io.len()` = 16 * n), two blocks at a time through a
 /// zero-padded stack buffer.
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn tail<const ENCRYPT: bool>(
@@ -420,13 +444,13 @@ fn tail<const ENCRYPT: bool>(
     hp: &[[u8; 16]; STRIDE + 4],
     mut ctr: __m256i,
     acc: __m128i,
-    data: &mut [u8],
+    mut io: Io<'_>,
 ) -> __m128i {
-    let n = (data.len() / 16).min(STRIDE - 1);
+    let n = (io.len() / 16).min(STRIDE - 1);
     debug_assert!((1..STRIDE).contains(&n));
     let len = n * 16;
     let mut buf = [0u8; STRIDE * 16];
-    buf[..len].copy_from_slice(&data[..len]);
+    io.read_into(&mut buf[..len]);
     let inc2 = _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2);
     let flat_h = hp.as_flattened();
     let mut p = Product::zero();
@@ -457,7 +481,7 @@ fn tail<const ENCRYPT: bool>(
         p.add(c, h);
         i += 2;
     }
-    data[..len].copy_from_slice(&buf[..len]);
+    io.write_from(&buf[..len]);
     buf.zeroize();
     p.finish()
 }

@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::common::{POLY, ghash_one, load128, rev128, store128};
-use super::{LAG, STRIDE, State};
+use super::{Io, LAG, STRIDE, State};
 
 /// Registers per stride.
 const VECS: usize = STRIDE / 4;
@@ -291,27 +291,60 @@ unsafe fn load_stride(data: &[u8], block: usize) -> Vecs {
     x
 }
 
-/// Stores a stride at `block * 16` of `data`.
+/// Loads the input stride at `block * 16` of `io`.
 ///
 /// # Safety
 ///
-/// `(block + STRIDE) * 16 <= data.len()`.
+/// `(block + STRIDE) * 16 <= io.len()`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
-unsafe fn store_stride(data: &mut [u8], block: usize, v: &Vecs) {
-    debug_assert!((block + STRIDE) * 16 <= data.len());
-    let p = data.as_mut_ptr();
+unsafe fn load_in(io: &Io<'_>, block: usize) -> Vecs {
+    debug_assert!((block + STRIDE) * 16 <= io.len());
+    let mut x = [_mm512_setzero_si512(); VECS];
+    for (k, v) in x.iter_mut().enumerate() {
+        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within the input.
+        *v = unsafe { _mm512_loadu_si512(io.src_at((block + 4 * k) * 16).cast()) };
+    }
+    x
+}
+
+/// Loads the output stride at `block * 16` of `io` (written earlier in this call).
+///
+/// # Safety
+///
+/// `(block + STRIDE) * 16 <= io.len()`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
+unsafe fn load_out(io: &Io<'_>, block: usize) -> Vecs {
+    debug_assert!((block + STRIDE) * 16 <= io.len());
+    let mut x = [_mm512_setzero_si512(); VECS];
+    for (k, v) in x.iter_mut().enumerate() {
+        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within the output.
+        *v = unsafe { _mm512_loadu_si512(io.out_at((block + 4 * k) * 16).cast()) };
+    }
+    x
+}
+
+/// Stores a stride at `block * 16` of the output of `io`.
+///
+/// # Safety
+///
+/// `(block + STRIDE) * 16 <= io.len()`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
+unsafe fn store_out(io: &mut Io<'_>, block: usize, v: &Vecs) {
+    debug_assert!((block + STRIDE) * 16 <= io.len());
     for (k, v) in v.iter().enumerate() {
-        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within `data`.
-        unsafe { _mm512_storeu_si512(p.add((block + 4 * k) * 16).cast(), *v) };
+        // SAFETY: the caller guarantees blocks `block..block + STRIDE` are within the output.
+        unsafe { _mm512_storeu_si512(io.dst_at((block + 4 * k) * 16).cast(), *v) };
     }
 }
 
-/// Encrypts (`ENCRYPT`) or decrypts the whole blocks of `data` in place, updating the counter
-/// and the GHASH accumulator.
+/// Encrypts (`ENCRYPT`) or decrypts the whole blocks of `io`'s input into its output (in place
+/// or not), updating the counter and the GHASH accumulator.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
-pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, data: &mut [u8]) {
-    let blocks = data.len() / 16;
+pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, mut io: Io<'_>) {
+    let blocks = io.len() / 16;
     if blocks == 0 {
         return;
     }
@@ -344,66 +377,55 @@ pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, data: &mut [u8]) {
     let mut done = 0;
     if blocks >= STRIDE {
         if ENCRYPT {
-            // GHASH runs `LAG` strides behind encryption and re-reads the ciphertext (still in
-            // L1), so it never waits for AES results in flight.
+            // GHASH runs `LAG` strides behind encryption and re-reads the ciphertext from
+            // the output (still in L1), so it never waits for AES results in flight.
             while done + STRIDE <= blocks && done < LAG * STRIDE {
-                // SAFETY: blocks done..done + STRIDE are within `data` (loop condition).
-                let c = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_stride(data, done) });
+                // SAFETY: blocks done..done + STRIDE are within `io` (loop condition).
+                let c = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_in(&io, done) });
                 // SAFETY: as above.
-                unsafe { store_stride(data, done, &c) };
+                unsafe { store_out(&mut io, done, &c) };
                 done += STRIDE;
             }
             while done + STRIDE <= blocks {
-                // SAFETY: blocks done - LAG * STRIDE..done + STRIDE are within `data` (loop
+                // SAFETY: blocks done - LAG * STRIDE..done + STRIDE are within `io` (loop
                 // condition, and done >= LAG * STRIDE).
-                let (d, g) = unsafe {
-                    (
-                        load_stride(data, done),
-                        load_stride(data, done - LAG * STRIDE),
-                    )
-                };
+                let (d, g) = unsafe { (load_in(&io, done), load_out(&io, done - LAG * STRIDE)) };
                 let c = ctr_ghash_stride(&r, &h, &mut ctr, &d, &g, &mut acc);
                 // SAFETY: as above.
-                unsafe { store_stride(data, done, &c) };
+                unsafe { store_out(&mut io, done, &c) };
                 done += STRIDE;
             }
             let mut behind = done.saturating_sub(LAG * STRIDE);
             while behind < done {
                 // SAFETY: behind + STRIDE <= done <= blocks.
-                acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_stride(data, behind) });
+                acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_out(&io, behind) });
                 behind += STRIDE;
             }
         } else {
             // GHASH runs one stride ahead of decryption (whose output overwrites the
-            // ciphertext), so each stride's ciphertext is read once for GHASH and once, as a
+            // ciphertext when in place), so each stride's ciphertext is read once for GHASH and once, as a
             // memory operand, for the final XOR, and neither pins a register across the rounds.
-            // SAFETY: blocks 0..STRIDE are within `data` (blocks >= STRIDE).
-            acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_stride(data, 0) });
+            // SAFETY: blocks 0..STRIDE are within `io` (blocks >= STRIDE).
+            acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_in(&io, 0) });
             while done + 2 * STRIDE <= blocks {
-                // SAFETY: blocks done..done + 2 * STRIDE are within `data` (loop condition).
-                let (d, g) = unsafe { (load_stride(data, done), load_stride(data, done + STRIDE)) };
+                // SAFETY: blocks done..done + 2 * STRIDE are within `io` (loop condition).
+                let (d, g) = unsafe { (load_in(&io, done), load_in(&io, done + STRIDE)) };
                 let p = ctr_ghash_stride(&r, &h, &mut ctr, &d, &g, &mut acc);
                 // SAFETY: as above.
-                unsafe { store_stride(data, done, &p) };
+                unsafe { store_out(&mut io, done, &p) };
                 done += STRIDE;
             }
-            // SAFETY: blocks done..done + STRIDE are within `data` (done + STRIDE <= blocks
+            // SAFETY: blocks done..done + STRIDE are within `io` (done + STRIDE <= blocks
             // here).
-            let p = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_stride(data, done) });
+            let p = ctr_stride::<ENCRYPT>(&r, &mut ctr, &unsafe { load_in(&io, done) });
             // SAFETY: as above.
-            unsafe { store_stride(data, done, &p) };
+            unsafe { store_out(&mut io, done, &p) };
             done += STRIDE;
         }
     }
 
     if done < blocks {
-        acc = tail::<ENCRYPT>(
-            &r,
-            &st.hpow,
-            ctr.rev,
-            acc,
-            &mut data[done * 16..blocks * 16],
-        );
+        acc = tail::<ENCRYPT>(&r, &st.hpow, ctr.rev, acc, io.range(done * 16, blocks * 16));
     }
     store128(&mut st.acc, acc);
 }
@@ -437,7 +459,7 @@ pub(super) fn ghash_only(st: &mut State, data: &[u8]) {
     }
 }
 
-/// The last 1..STRIDE blocks (`data.len()` = 16 * n): CTR and GHASH four blocks at a time,
+/// The last 1..STRIDE blocks (`io.len()` = 16 * n): CTR and GHASH four blocks at a time,
 /// the last register loaded and stored under a byte mask.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn tail<const ENCRYPT: bool>(
@@ -445,9 +467,9 @@ fn tail<const ENCRYPT: bool>(
     hp: &[[u8; 16]; STRIDE + 4],
     mut ctr: __m512i,
     acc: __m128i,
-    data: &mut [u8],
+    mut io: Io<'_>,
 ) -> __m128i {
-    let n = data.len() / 16;
+    let n = io.len() / 16;
     debug_assert!((1..STRIDE).contains(&n));
     let n = n.min(STRIDE - 1);
     let inc4 = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
@@ -456,23 +478,23 @@ fn tail<const ENCRYPT: bool>(
     let mut i = 0;
     while i < n {
         let here = (n - i).min(4);
-        // Bytes of this register that belong to `data` (at most 64 set bits).
+        // Bytes of this register that belong to the tail (at most 64 set bits).
         let mask: __mmask64 = if here == 4 {
             u64::MAX
         } else {
             (1u64 << (16 * here)) - 1
         };
-        // SAFETY: the enabled bytes, `16 * here` from `i * 16`, are within `data`; masked-off
+        // SAFETY: the enabled bytes, `16 * here` from `i * 16`, are within the input; masked-off
         // bytes are not accessed.
-        let d = unsafe { _mm512_maskz_loadu_epi8(mask, data.as_ptr().add(i * 16).cast()) };
+        let d = unsafe { _mm512_maskz_loadu_epi8(mask, io.src_at(i * 16).cast()) };
         let mut x = _mm512_xor_si512(_mm512_shuffle_epi8(ctr, r.rev), r.rk[0]);
         ctr = _mm512_add_epi32(ctr, inc4);
         for k in &r.rk[1..14] {
             x = _mm512_aesenc_epi128(x, *k);
         }
         let out = _mm512_aesenclast_epi128(x, _mm512_xor_si512(r.rk[14], d));
-        // SAFETY: as for the load.
-        unsafe { _mm512_mask_storeu_epi8(data.as_mut_ptr().add(i * 16).cast(), mask, out) };
+        // SAFETY: as for the load, in the output.
+        unsafe { _mm512_mask_storeu_epi8(io.dst_at(i * 16).cast(), mask, out) };
         let c = if ENCRYPT {
             _mm512_maskz_mov_epi8(mask, out)
         } else {

@@ -44,7 +44,9 @@
 //! token ([`Avx512Cpu`] or [`Avx2Cpu`]) that only that token's `detect` makes, after checking
 //! every feature the corresponding kernels enable (and the `avx`, `aes` and `pclmulqdq` of
 //! [`common`]). Memory is touched only through in-bounds pointers derived from slices and
-//! arrays, or through masked loads/stores whose enabled bytes are in bounds.
+//! arrays (an [`Io`] holds those of a kernel's input and output: one `&mut [u8]` in place, or
+//! a `&[u8]` and a `&mut [u8]` of one length), or through masked loads/stores whose enabled
+//! bytes are in bounds.
 
 mod avx2;
 mod avx512;
@@ -122,6 +124,90 @@ fn wipe_kernel_stack() {
     zeroize::zeroize_stack::<KERNEL_STACK>();
 }
 
+/// What a bulk kernel reads and writes: one buffer in place, or an input and an output of the
+/// same length. Either way both pointers cover `len` bytes that stay borrowed (the output
+/// exclusively) for `'a`; in place they are one pointer, derived from one `&mut [u8]`, so
+/// reading a block after writing it sees the new bytes.
+struct Io<'a> {
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+    _borrow: core::marker::PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> Io<'a> {
+    /// `buf` is both input and output.
+    fn in_place(buf: &'a mut [u8]) -> Self {
+        let dst = buf.as_mut_ptr();
+        Io {
+            src: dst.cast_const(),
+            dst,
+            len: buf.len(),
+            _borrow: core::marker::PhantomData,
+        }
+    }
+
+    /// Reads `src`, writes `dst`: the first `min(src.len(), dst.len())` bytes of each.
+    fn split(src: &'a [u8], dst: &'a mut [u8]) -> Self {
+        debug_assert_eq!(src.len(), dst.len());
+        Io {
+            src: src.as_ptr(),
+            dst: dst.as_mut_ptr(),
+            len: src.len().min(dst.len()),
+            _borrow: core::marker::PhantomData,
+        }
+    }
+
+    /// Bytes in the input (and in the output).
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The bytes from `start` to `end` (clamped to `len`) of input and output.
+    fn range(self, start: usize, end: usize) -> Io<'a> {
+        let end = end.min(self.len);
+        let start = start.min(end);
+        // `start <= end <= len`: the new pointers stay within the regions the old ones cover.
+        Io {
+            src: self.src.wrapping_add(start),
+            dst: self.dst.wrapping_add(start),
+            len: end - start,
+            _borrow: core::marker::PhantomData,
+        }
+    }
+
+    /// The input from byte `at` on (the caller keeps the reads below `len`).
+    fn src_at(&self, at: usize) -> *const u8 {
+        self.src.wrapping_add(at)
+    }
+
+    /// The output from byte `at` on, to read back what this call wrote (the caller keeps the
+    /// reads below `len`).
+    fn out_at(&self, at: usize) -> *const u8 {
+        self.dst.cast_const().wrapping_add(at)
+    }
+
+    /// The output from byte `at` on, to write (the caller keeps the writes below `len`).
+    fn dst_at(&mut self, at: usize) -> *mut u8 {
+        self.dst.wrapping_add(at)
+    }
+
+    /// Copies the first `buf.len()` input bytes (at most `len`) into `buf`.
+    fn read_into(&self, buf: &mut [u8]) {
+        let n = buf.len().min(self.len);
+        // SAFETY: `n <= len` bytes of the input are readable; `buf` is a distinct (exclusive)
+        // borrow, so the regions do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(self.src, buf.as_mut_ptr(), n) };
+    }
+
+    /// Copies `buf` (at most `len` bytes of it) to the start of the output.
+    fn write_from(&mut self, buf: &[u8]) {
+        let n = buf.len().min(self.len);
+        // SAFETY: `n <= len` bytes of the output are writable; `buf` is a distinct borrow.
+        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), self.dst, n) };
+    }
+}
+
 /// Key tables and the running state of one message.
 struct State {
     /// AES-256 round keys.
@@ -182,26 +268,35 @@ impl VaesGcm {
         }
     }
 
-    /// Encrypts the whole blocks of `data` in place and absorbs the ciphertext into GHASH.
-    pub(crate) fn encrypt_blocks(&mut self, data: &mut [u8]) {
+    /// Runs the bulk kernel of `ENCRYPT`'s direction over the whole blocks of `io`.
+    fn bulk<const ENCRYPT: bool>(&mut self, io: Io<'_>) {
         match self.isa {
             // SAFETY: the token proves the features `avx512::bulk` enables.
-            Isa::Avx512(Avx512Cpu(())) => unsafe { avx512::bulk::<true>(&mut self.st, data) },
+            Isa::Avx512(Avx512Cpu(())) => unsafe { avx512::bulk::<ENCRYPT>(&mut self.st, io) },
             // SAFETY: the token proves the features `avx2::bulk` enables.
-            Isa::Avx2(Avx2Cpu(())) => unsafe { avx2::bulk::<true>(&mut self.st, data) },
+            Isa::Avx2(Avx2Cpu(())) => unsafe { avx2::bulk::<ENCRYPT>(&mut self.st, io) },
         }
         wipe_kernel_stack();
     }
 
+    /// Encrypts the whole blocks of `data` in place and absorbs the ciphertext into GHASH.
+    pub(crate) fn encrypt_blocks(&mut self, data: &mut [u8]) {
+        self.bulk::<true>(Io::in_place(data));
+    }
+
     /// Absorbs the whole blocks of `data` into GHASH and decrypts them in place.
     pub(crate) fn decrypt_blocks(&mut self, data: &mut [u8]) {
-        match self.isa {
-            // SAFETY: the token proves the features `avx512::bulk` enables.
-            Isa::Avx512(Avx512Cpu(())) => unsafe { avx512::bulk::<false>(&mut self.st, data) },
-            // SAFETY: the token proves the features `avx2::bulk` enables.
-            Isa::Avx2(Avx2Cpu(())) => unsafe { avx2::bulk::<false>(&mut self.st, data) },
-        }
-        wipe_kernel_stack();
+        self.bulk::<false>(Io::in_place(data));
+    }
+
+    /// Encrypts the whole blocks of `input` into `output` (of the same length) in one pass.
+    pub(crate) fn encrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) {
+        self.bulk::<true>(Io::split(input, output));
+    }
+
+    /// Decrypts the whole blocks of `input` into `output` (of the same length) in one pass.
+    pub(crate) fn decrypt_blocks_to(&mut self, input: &[u8], output: &mut [u8]) {
+        self.bulk::<false>(Io::split(input, output));
     }
 
     /// Absorbs the whole blocks of `data` (ciphertext) into GHASH without decrypting them.
@@ -353,6 +448,47 @@ mod tests {
         (buf, b.fin(len))
     }
 
+    /// [`through`] on the one-pass kernels: each whole-block call reads a copy of the input
+    /// that the call does not write, and writes a distinct output buffer (its previous contents
+    /// garbage, so nothing can depend on them).
+    fn through_to(
+        mut b: VaesGcm,
+        dir: Direction,
+        data: &[u8],
+        calls: &[usize],
+    ) -> (Vec<u8>, [u8; 16]) {
+        let mut out = vec![0xEE; data.len()];
+        let whole = data.len() / 16 * 16;
+        let mut pos = 0;
+        let mut sizes = calls.iter().cycle();
+        while pos < whole {
+            let n = sizes.next().map_or(usize::MAX, |&n| n.max(1));
+            let end = whole.min(pos.saturating_add(n.saturating_mul(16)));
+            let input = data[pos..end].to_vec();
+            match dir {
+                Direction::Encrypt => b.encrypt_blocks_to(&input, &mut out[pos..end]),
+                Direction::Decrypt => b.decrypt_blocks_to(&input, &mut out[pos..end]),
+            }
+            assert_eq!(input, data[pos..end], "the input is left alone");
+            pos = end;
+        }
+        if whole < data.len() {
+            let ks = b.keystream_block();
+            let mut last = [0u8; 16];
+            for (((o, x), k), c) in out[whole..]
+                .iter_mut()
+                .zip(&data[whole..])
+                .zip(ks)
+                .zip(last.iter_mut())
+            {
+                *o = x ^ k;
+                *c = if dir == Direction::Encrypt { *o } else { *x };
+            }
+            b.ghash_block(&last);
+        }
+        (out, b.tag(data.len() as u64))
+    }
+
     /// The tag of ciphertext `ct` from GHASH alone, in whole-block calls of `calls` blocks
     /// (cycled), then the final partial block zero-padded.
     fn ghash_only(mut b: VaesGcm, ct: &[u8], calls: &[usize]) -> [u8; 16] {
@@ -434,6 +570,17 @@ mod tests {
             let name = b.name();
             let got = through(b, Direction::Encrypt, &pt, calls);
             assert_eq!(got, expect, "{name} encrypt len {len} calls {calls:?}");
+            let got = through_to(fast(isa, key, iv), Direction::Encrypt, &pt, calls);
+            assert_eq!(
+                got, expect,
+                "{name} one-pass encrypt len {len} calls {calls:?}"
+            );
+            let got = through_to(fast(isa, key, iv), Direction::Decrypt, &expect.0, calls);
+            assert_eq!(
+                got,
+                (pt.clone(), expect.1),
+                "{name} one-pass decrypt len {len} calls {calls:?}"
+            );
             let (back, tag) = through(fast(isa, key, iv), Direction::Decrypt, &expect.0, calls);
             assert_eq!(
                 (back, tag),
@@ -676,6 +823,27 @@ mod tests {
         (buf, s.finish())
     }
 
+    /// [`stream`] through `GcmStream::apply_to` into a separate output.
+    fn stream_to(
+        dir: Direction,
+        key: &[u8; 32],
+        iv: &[u8; 12],
+        data: &[u8],
+        splits: &[usize],
+    ) -> (Vec<u8>, [u8; 16]) {
+        let mut s = GcmStream::new(key, iv);
+        let mut out = vec![0x77; data.len()];
+        let mut pos = 0;
+        let mut sizes = splits.iter().cycle();
+        while pos < data.len() {
+            let n = sizes.next().map_or(usize::MAX, |&n| n.max(1));
+            let end = data.len().min(pos.saturating_add(n));
+            assert!(s.apply_to(dir, &data[pos..end], &mut out[pos..end]).is_ok());
+            pos = end;
+        }
+        (out, s.finish())
+    }
+
     #[test]
     fn dispatch_picks_the_fast_path_when_available() {
         let b = crate::cipher::backend::Backend::new(&[3; 32], &[4; 12]);
@@ -705,6 +873,9 @@ mod tests {
             let (back, tag) = stream(Direction::Decrypt, &key, &iv, &expect.0, &splits);
             prop_assert_eq!(back, pt.clone());
             prop_assert_eq!(tag, expect.1);
+            prop_assert_eq!(&stream_to(Direction::Encrypt, &key, &iv, &pt, &splits), &expect);
+            let back = stream_to(Direction::Decrypt, &key, &iv, &expect.0, &splits);
+            prop_assert_eq!(back, (pt.clone(), expect.1));
             // Each kernel set directly, in whole-block calls of arbitrary sizes.
             let calls: Vec<usize> = splits.iter().map(|s| s / 16 + 1).collect();
             let soft = through(Soft::new(&key, &iv), Direction::Encrypt, &pt, &calls);
@@ -713,6 +884,10 @@ mod tests {
                 let ours = through(fast(isa, &key, &iv), Direction::Encrypt, &pt, &calls);
                 prop_assert_eq!(&ours, &expect);
                 let ours = through(fast(isa, &key, &iv), Direction::Decrypt, &expect.0, &calls);
+                prop_assert_eq!(ours, (pt.clone(), expect.1));
+                let ours = through_to(fast(isa, &key, &iv), Direction::Encrypt, &pt, &calls);
+                prop_assert_eq!(&ours, &expect);
+                let ours = through_to(fast(isa, &key, &iv), Direction::Decrypt, &expect.0, &calls);
                 prop_assert_eq!(ours, (pt.clone(), expect.1));
             }
         }

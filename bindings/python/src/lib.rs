@@ -382,20 +382,21 @@ impl KeyPair {
     }
 }
 
-/// Runs `op` over `data` in a new ``bytes`` object of the same length, with the GIL released
-/// for large inputs (the new object is not visible to any other thread yet).
+/// Runs `op` from `data` into a new ``bytes`` object of the same length, with the GIL released
+/// for large inputs (the new object is not visible to any other thread yet, and `data` is an
+/// immutable ``bytes``). `op` is a one-pass `update(input, output)`: the input is read once,
+/// not copied into the output first.
 fn through<'py>(
     py: Python<'py>,
     data: &[u8],
-    op: &mut (dyn FnMut(&mut [u8]) -> dc::Result<()> + Send),
+    op: &mut (dyn FnMut(&[u8], &mut [u8]) -> dc::Result<()> + Send),
 ) -> PyResult<Bound<'py, PyBytes>> {
     let mut result = Ok(());
     let out = PyBytes::new_with(py, data.len(), |buf| {
-        buf.copy_from_slice(data);
         result = if data.len() >= DETACH_MIN {
-            py.detach(|| op(buf))
+            py.detach(|| op(data, buf))
         } else {
-            op(buf)
+            op(data, buf)
         };
         Ok(())
     })?;
@@ -424,7 +425,7 @@ impl Encryptor {
             .0
             .as_mut()
             .ok_or_else(|| InvalidArgument::new_err("the encryptor was finalized"))?;
-        through(py, data, &mut |b| enc.update_in_place(b))
+        through(py, data, &mut |i, o| enc.update(i, o))
     }
 
     /// Bytes encrypted so far.
@@ -483,7 +484,7 @@ impl Decryptor {
             .0
             .as_mut()
             .ok_or_else(|| InvalidArgument::new_err("the decryptor was finalized"))?;
-        through(py, data, &mut |b| dec.update_in_place(b))
+        through(py, data, &mut |i, o| dec.update(i, o))
     }
 
     #[getter]
@@ -652,7 +653,7 @@ fn encrypt_bytes<'py>(
 ) -> PyResult<(Bound<'py, PyBytes>, String)> {
     let public = PublicKey::from_json(public_key_json)?;
     let mut enc = dc::FileEncryptor::new().py_err()?;
-    let ct = through(py, data, &mut |b| enc.update_in_place(b))?;
+    let ct = through(py, data, &mut |i, o| enc.update(i, o))?;
     let key = enc.finalize();
     let wrapped = py.detach(|| public.0.wrap_file_key(&key)).py_err()?;
     Ok((ct, wrapped.to_json()))
@@ -705,7 +706,7 @@ fn unwrap_key(
 #[pyfunction]
 fn encrypt<'py>(py: Python<'py>, data: &[u8]) -> PyResult<(Bound<'py, PyBytes>, FileKey)> {
     let mut enc = dc::FileEncryptor::new().py_err()?;
-    let ct = through(py, data, &mut |b| enc.update_in_place(b))?;
+    let ct = through(py, data, &mut |i, o| enc.update(i, o))?;
     Ok((ct, FileKey(enc.finalize())))
 }
 
@@ -815,7 +816,7 @@ fn hazmat_encrypt_with_file_key<'py>(
     data: &[u8],
 ) -> PyResult<(Bound<'py, PyBytes>, FileKey)> {
     let mut enc = dc::FileEncryptor::hazmat_with_file_key(&file_key.0);
-    let ct = through(py, data, &mut |b| enc.update_in_place(b))?;
+    let ct = through(py, data, &mut |i, o| enc.update(i, o))?;
     Ok((ct, FileKey(enc.finalize())))
 }
 

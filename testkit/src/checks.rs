@@ -5,6 +5,7 @@
 //! blocking pool).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -20,7 +21,7 @@ pub(crate) struct KeyCheck {
     pub(crate) file_id: i64,
     pub(crate) key: EncryptedFileKey,
     /// The target's registered key pair of the key's version.
-    pub(crate) unlocked: UserKeyPair,
+    pub(crate) unlocked: Arc<UserKeyPair>,
 }
 
 /// What a file's keys are checked against: its plain key if known, else its content (the first
@@ -149,7 +150,7 @@ pub(crate) fn share(
         what,
         file_id: 0,
         key: file_key,
-        unlocked,
+        unlocked: Arc::new(unlocked),
     };
     match truth.expected {
         Some(expected) => compare(&check, Some(&expected)).into_iter().collect(),

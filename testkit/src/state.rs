@@ -2,6 +2,7 @@
 //! upload channels, shares, faults, and what the server observed (requests, violations).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ pub(crate) struct KeyPairEntry {
     pub(crate) version: UserKeyPairVersion,
     pub(crate) container: UserKeyPairContainer,
     /// The unlocked key pair, when the test registered it: lets the server check file keys.
-    pub(crate) unlocked: Option<UserKeyPair>,
+    pub(crate) unlocked: Option<Arc<UserKeyPair>>,
     /// A preserved old key pair (`previous_*` in `use_key`).
     pub(crate) previous: bool,
 }
@@ -388,7 +389,7 @@ impl State {
         &mut self,
         holder: Holder,
         mut container: UserKeyPairContainer,
-        unlocked: Option<UserKeyPair>,
+        unlocked: Option<Arc<UserKeyPair>>,
         creator: Option<i64>,
     ) -> Result<u64, String> {
         let version = container

@@ -325,7 +325,9 @@ impl Model {
             ));
             return;
         }
-        if let Err(e) = st.set_key_pair(holder, container, Some(Arc::new(unlocked.clone())), creator) {
+        if let Err(e) =
+            st.set_key_pair(holder, container, Some(Arc::new(unlocked.clone())), creator)
+        {
             st.violation(format!("testkit misuse: {what}: {e}"));
         }
     }

@@ -419,6 +419,39 @@ fn node_and_share_keep_long_numbers_exactly() {
 /// value otherwise. Fixed in `src/transport/download.rs` with a checked add.
 #[test]
 fn download_range_ending_at_u64_max_is_an_invalid_response() {
+    let e =
+        download_with_chunk_answer("bytes 0-18446744073709551615/*", "").expect_err("no plaintext");
+    assert!(
+        e.to_string().contains("range does not match request"),
+        "{e}"
+    );
+}
+
+/// Review of the download path (2026-12-07): `download_to_vec` reserved the whole file up
+/// front from the total the first answer's `Content-Range` claims. A server (or anyone on the
+/// way) that claims `bytes 0-0/1000000000000000` made the client ask the allocator for a
+/// petabyte: the process aborted. Fixed in `src/transport/download.rs`: a total beyond what one
+/// GCM message can hold is an invalid response, and the up-front reservation is fallible (the
+/// buffer otherwise grows with the bytes that actually arrive).
+#[test]
+fn a_claimed_total_beyond_memory_is_an_error_not_an_abort() {
+    let e =
+        download_with_chunk_answer("bytes 0-0/1000000000000000", "x").expect_err("no plaintext");
+    assert!(e.to_string().contains("larger than one file can be"), "{e}");
+    // Below the GCM limit but beyond this machine's memory: the claim reserves nothing that
+    // fails; the download goes on (and ends here at the second answer, which repeats the
+    // first range).
+    let claim = format!("bytes 0-0/{}", dracoon_crypto::MAX_MESSAGE_LEN);
+    let e = download_with_chunk_answer(&claim, "x").expect_err("no plaintext");
+    assert!(
+        e.to_string().contains("range does not match request"),
+        "{e}"
+    );
+}
+
+/// `download_to_vec` of file 1, in 1-byte chunks, from a server whose every ranged GET is
+/// answered `206` with `content_range` and `body`.
+fn download_with_chunk_answer(content_range: &str, body: &str) -> dracoon_crypto::Result<Vec<u8>> {
     use dracoon_crypto::transport::{Blocking, Client, block_on};
 
     let file_key = dracoon_crypto::PlainFileKey::from_json(
@@ -431,6 +464,8 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         .wrap_file_key(&file_key)
         .unwrap()
         .to_json();
+    let content_range = content_range.to_owned();
+    let body = body.to_owned();
     let fake = transport_fake::Fake::new(move |req: &transport_fake::Req| match req.uri().path() {
         "/api/v4/nodes/files/1/user_file_key" => (200, vec![], wrapped.clone()),
         "/api/v4/nodes/files/1/downloads" => (
@@ -440,8 +475,8 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         ),
         _ => (
             206,
-            vec![("content-range", "bytes 0-18446744073709551615/*".into())],
-            String::new(),
+            vec![("content-range", content_range.clone())],
+            body.clone(),
         ),
     });
     let transport = Blocking(fake);
@@ -449,12 +484,8 @@ fn download_range_ending_at_u64_max_is_an_invalid_response() {
         .unwrap()
         .with_auth_token("t");
     let keys = dracoon_crypto::transport::KeyRing::new(vec![pair]);
-    let e =
-        block_on(client.download_to_vec(1, &keys, &Default::default())).expect_err("no plaintext");
-    assert!(
-        e.to_string().contains("range does not match request"),
-        "{e}"
-    );
+    let options = dracoon_crypto::transport::DownloadOptions::default().chunk_size(1);
+    block_on(client.download_to_vec(1, &keys, &options))
 }
 
 /// Finding 7 (`workflows`, the first campaign against the testkit model): an upload whose

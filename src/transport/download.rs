@@ -13,7 +13,7 @@ use super::util::{parse_content_range, seg};
 use super::{BodyLimit, Transport};
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::cipher::{AtomicFile, CiphertextSpool, FileDecryptor};
+use crate::cipher::{AtomicFile, CiphertextSpool, FileDecryptor, MAX_MESSAGE_LEN};
 use crate::error::{Error, Result};
 use crate::file_key::{EncryptedFileKey, PlainFileKey};
 
@@ -259,11 +259,19 @@ impl<T: Transport> Client<T> {
 struct WipingBuf(Zeroizing<Vec<u8>>);
 
 impl WipingBuf {
-    /// Makes room for `total` bytes in all, once the size is known.
+    /// Makes room for `total` bytes in all, once the size is known. The total is the server's
+    /// claim, so the reservation may fail: then the buffer grows with what actually arrives.
     fn reserve_total(&mut self, total: u64) {
-        let want = usize::try_from(total).unwrap_or(usize::MAX);
+        let Ok(want) = usize::try_from(total) else {
+            return;
+        };
         if want > self.0.capacity() {
-            self.regrow(want);
+            let mut bigger = Vec::new();
+            if bigger.try_reserve_exact(want).is_ok() {
+                bigger.extend_from_slice(&self.0);
+                // The old buffer is wiped as it drops.
+                self.0 = Zeroizing::new(bigger);
+            }
         }
     }
 
@@ -386,6 +394,12 @@ impl<'a, 's, T: Transport> Chunks<'a, 's, T> {
                     if let Some(t) = t {
                         if self.total.is_some_and(|old| old != t) || last >= t {
                             return Err(invalid("download chunk", "inconsistent total size"));
+                        }
+                        if t > MAX_MESSAGE_LEN {
+                            return Err(invalid(
+                                "download chunk",
+                                "total size larger than one file can be (the GCM limit)",
+                            ));
                         }
                         self.total = Some(t);
                     }

@@ -112,6 +112,39 @@ impl Stream<'_> {
     }
 }
 
+/// The upload loop's chunk buffers: one ready for reuse, and one the transport may still hold.
+#[derive(Default)]
+struct ChunkPool {
+    spare: Option<bytes::BytesMut>,
+    held: Option<Bytes>,
+}
+
+impl ChunkPool {
+    /// A buffer for the next chunk: the spare, the held one if the transport has let go of it
+    /// meanwhile, else a new one.
+    fn take(&mut self) -> bytes::BytesMut {
+        if let Some(spare) = self.spare.take() {
+            return spare;
+        }
+        match self.held.take().map(Bytes::try_into_mut) {
+            Some(Ok(buf)) => buf,
+            Some(Err(still_held)) => {
+                self.held = Some(still_held);
+                bytes::BytesMut::new()
+            }
+            None => bytes::BytesMut::new(),
+        }
+    }
+
+    /// A sent chunk's body, for reuse once nobody else holds it.
+    fn give_back(&mut self, body: Bytes) {
+        match body.try_into_mut() {
+            Ok(buf) => self.spare = Some(buf),
+            Err(body) => self.held = Some(body),
+        }
+    }
+}
+
 /// Where an upload channel takes its ciphertext.
 pub(crate) struct Channel<'a> {
     /// `POST {upload_url}` with `Content-Range` (chunked uploads).
@@ -430,15 +463,17 @@ impl<T: Transport> Client<T> {
         let mut parts = Vec::new();
         let mut part_number: i32 = 1;
         let mut exclusive_end = false;
-        // One chunk buffer, reused once the transport has let go of the previous chunk: a fresh
-        // multi-MiB allocation per chunk costs more in page faults than the encryption.
-        let mut spare: Option<bytes::BytesMut> = None;
+        // At most two chunk buffers, reused: a fresh multi-MiB allocation per chunk costs more in
+        // page faults than the encryption. A transport may still hold the last chunk's body when
+        // its response is back (the blocking adapter's worker drops it a moment later); that one
+        // is taken back on a later round.
+        let mut pool = ChunkPool::default();
         loop {
             if let Some(c) = cancel {
                 c.check()?;
             }
-            let mut buf = spare.take().unwrap_or_default();
-            buf.clear();
+            let mut buf = pool.take();
+            // Not cleared: what is left is ciphertext, overwritten by the read.
             buf.resize(chunk_size, 0);
             // Plaintext until encrypted in place: wiped if anything fails before that.
             let n = match read_full(source, &mut buf) {
@@ -510,7 +545,7 @@ impl<T: Transport> Client<T> {
                 }
             }
             offset += len;
-            spare = body.try_into_mut().ok();
+            pool.give_back(body);
             progress(Progress {
                 bytes: offset,
                 total: size,
@@ -610,5 +645,36 @@ impl<T: Transport> Client<T> {
             waited += delay;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_reuses_a_released_body_and_takes_back_a_held_one_later() {
+        let mut pool = ChunkPool::default();
+        let mut buf = pool.take();
+        buf.resize(64, 1);
+        let ptr = buf.as_ptr();
+        // Released at once: reused for the next chunk.
+        pool.give_back(buf.freeze());
+        let buf = pool.take();
+        assert_eq!(buf.as_ptr(), ptr);
+        // Still held by the transport: the next chunk gets a new buffer ...
+        let body = buf.freeze();
+        let transport = body.clone();
+        pool.give_back(body);
+        let mut second = pool.take();
+        assert_ne!(second.as_ptr(), ptr);
+        second.resize(64, 2);
+        // ... and once the transport let go, the held one comes back beside the spare.
+        drop(transport);
+        pool.give_back(second.freeze());
+        let a = pool.take();
+        let b = pool.take();
+        assert!(a.as_ptr() != b.as_ptr() && [a.as_ptr(), b.as_ptr()].contains(&ptr));
+        assert_eq!(pool.take().capacity(), 0, "never more than two");
     }
 }

@@ -467,7 +467,9 @@ fn assemble_chunks(upload: &Upload) -> ApiResult<Bytes> {
     {
         return Ok(data.clone());
     }
-    let mut out: Vec<u8> = Vec::new();
+    // At most the bytes received (overlaps count twice): no growth copies on the way.
+    let received: usize = upload.chunks.values().map(Bytes::len).sum();
+    let mut out: Vec<u8> = Vec::with_capacity(received);
     for (&start, data) in &upload.chunks {
         let pos = out.len() as u64;
         if start > pos {
@@ -496,7 +498,12 @@ fn assemble_parts(upload: &Upload, parts: &[(u32, String)]) -> ApiResult<Bytes> 
             "parts must be numbered 1..n without gaps or repeats, got {numbers:?}"
         )));
     }
-    let mut out: Vec<u8> = Vec::new();
+    let total: usize = sorted
+        .iter()
+        .filter_map(|(n, _)| upload.parts.get(n))
+        .map(|(data, _)| data.len())
+        .sum();
+    let mut out: Vec<u8> = Vec::with_capacity(total);
     let last = numbers.len();
     for (i, (number, etag)) in sorted.iter().enumerate() {
         let (data, stored) = upload

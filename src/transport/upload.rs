@@ -167,7 +167,7 @@ pub struct UploadOptions {
     /// lets the server check the quota, and gives `Content-Range` its total).
     pub size: Option<u64>,
     /// Plaintext bytes per chunk (default 8 MiB; for S3 at least 5 MiB). Memory use is about
-    /// one chunk.
+    /// one chunk (two while a transport still holds the last one).
     pub chunk_size: usize,
     /// Conflict resolution.
     pub resolution: ResolutionStrategy,
@@ -276,6 +276,38 @@ fn read_full(source: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
     Ok(n)
 }
 
+/// Plaintext bytes read and encrypted at a time within a chunk, so that each piece is encrypted
+/// while it is still in the cache.
+const WINDOW: usize = 256 * 1024;
+
+/// Fills `buf` from `source` as far as the source goes and encrypts what was read, window by
+/// window: the number of bytes read. On an error `buf` is wiped (it may hold plaintext).
+fn read_encrypted(
+    source: &mut impl Read,
+    enc: &mut FileEncryptor,
+    buf: &mut [u8],
+) -> Result<usize> {
+    let mut n: usize = 0;
+    let done = loop {
+        let end = buf.len().min(n.saturating_add(WINDOW));
+        let window = match read_full(source, &mut buf[n..end]) {
+            Ok(k) => &mut buf[n..n + k],
+            Err(e) => break Err(e),
+        };
+        if let Err(e) = enc.update_in_place(window) {
+            break Err(e);
+        }
+        n += window.len();
+        if n < end || n == buf.len() {
+            break Ok(n);
+        }
+    };
+    if done.is_err() {
+        buf.zeroize();
+    }
+    done
+}
+
 impl<T: Transport> Client<T> {
     /// Encrypts `source` under a fresh file key and uploads it: creates the channel, sends the
     /// ciphertext chunk by chunk (a chunk that fails transiently is resent from its buffer, into
@@ -287,7 +319,8 @@ impl<T: Transport> Client<T> {
     /// chunks (one empty part for S3), and its file key carries the tag of the empty message.
     ///
     /// Memory: one chunk of ciphertext (kept until the server acknowledged it, so that a retry
-    /// resends exactly those bytes). `source` is read with `std::io::Read` on the calling task;
+    /// resends exactly those bytes), and a second chunk buffer while a transport still holds
+    /// the previous one. `source` is read with `std::io::Read` on the calling task;
     /// `progress` is called after every acknowledged chunk.
     #[cfg_attr(
         feature = "tracing",
@@ -475,29 +508,17 @@ impl<T: Transport> Client<T> {
             let mut buf = pool.take();
             // Not cleared: what is left is ciphertext, overwritten by the read.
             buf.resize(chunk_size, 0);
-            // Plaintext until encrypted in place: wiped if anything fails before that.
-            let n = match read_full(source, &mut buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    buf.as_mut().zeroize();
-                    return Err(e);
-                }
-            };
+            let n = read_encrypted(source, &mut enc, &mut buf)?;
             buf.truncate(n);
             // A source longer than declared: stop before a byte beyond the declared size leaves
             // (its Content-Range would end beyond the total it names).
             if size.is_some_and(|s| offset + n as u64 > s) {
-                buf.as_mut().zeroize();
                 return Err(SIZE_MISMATCH);
             }
             let is_s3 = matches!(sink, Sink::S3 { .. });
             // An empty file: no chunk at all; one empty part for S3.
             if n == 0 && !(is_s3 && part_number == 1) {
                 break;
-            }
-            if let Err(e) = enc.update_in_place(&mut buf) {
-                buf.as_mut().zeroize();
-                return Err(e);
             }
             // Ciphertext now: handed to the transport, not copied; reused once it is back.
             let body = buf.freeze();

@@ -673,6 +673,67 @@ impl<T: Transport> Client<T> {
 mod tests {
     use super::*;
 
+    /// A source that hands out at most `step` bytes per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn windowed_reads_encrypt_exactly_like_one_pass() {
+        let data: Vec<u8> = (0..3 * WINDOW + 1000).map(|i| (i % 251) as u8).collect();
+        for (chunk, step) in [(2 * WINDOW + 7, 100_000), (WINDOW, WINDOW), (5000, 3)] {
+            let key = PlainFileKey::from_parts(&[7; 32], [9; 12], [0; 16]);
+            let mut expected = data.clone();
+            let mut one = FileEncryptor::hazmat_with_file_key(&key);
+            one.update_in_place(&mut expected).unwrap();
+
+            let mut enc = FileEncryptor::hazmat_with_file_key(&key);
+            let mut source = Trickle { data: &data, step };
+            let mut got = Vec::new();
+            loop {
+                let mut buf = vec![0u8; chunk];
+                let n = read_encrypted(&mut source, &mut enc, &mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+                if n < chunk {
+                    break;
+                }
+            }
+            assert!(got == expected, "chunk {chunk}, reads of {step}");
+            assert_eq!(enc.finalize().tag(), one.finalize().tag());
+        }
+    }
+
+    #[test]
+    fn a_failing_source_leaves_no_plaintext_in_the_chunk() {
+        struct Fails(usize);
+        impl Read for Fails {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0);
+                buf[..n].fill(0xAB);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut enc = FileEncryptor::new().unwrap();
+        let mut buf = vec![0u8; 2 * WINDOW];
+        let e = read_encrypted(&mut Fails(WINDOW + 10), &mut enc, &mut buf).unwrap_err();
+        assert!(matches!(e, Error::Io(_)));
+        assert!(buf.iter().all(|&b| b == 0));
+    }
+
     #[test]
     fn the_pool_reuses_a_released_body_and_takes_back_a_held_one_later() {
         let mut pool = ChunkPool::default();

@@ -324,7 +324,8 @@ unsafe fn store_out(io: &mut Io<'_>, block: usize, v: &Vecs) {
 }
 
 /// Encrypts (`ENCRYPT`) or decrypts the whole blocks of `io`'s input into its output (in place
-/// or not), updating the counter and the GHASH accumulator. The same schedule as [`super::avx512`]'s.
+/// or not), updating the counter and the GHASH accumulator. The same schedule as
+/// [`super::avx512`]'s.
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, mut io: Io<'_>) {
     let blocks = io.len() / 16;

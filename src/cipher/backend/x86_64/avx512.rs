@@ -403,8 +403,9 @@ pub(super) fn bulk<const ENCRYPT: bool>(st: &mut State, mut io: Io<'_>) {
             }
         } else {
             // GHASH runs one stride ahead of decryption (whose output overwrites the
-            // ciphertext when in place), so each stride's ciphertext is read once for GHASH and once, as a
-            // memory operand, for the final XOR, and neither pins a register across the rounds.
+            // ciphertext when in place), so each stride's ciphertext is read once for GHASH and
+            // once, as a memory operand, for the final XOR, and neither pins a register across
+            // the rounds.
             // SAFETY: blocks 0..STRIDE are within `io` (blocks >= STRIDE).
             acc = ghash_stride::<ENCRYPT>(&r, &h, acc, &unsafe { load_in(&io, 0) });
             while done + 2 * STRIDE <= blocks {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use dracoon_crypto::{
-    EncryptedFileKey, FileVerifier, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer,
+    EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer, verify_stream,
 };
 
 /// One stored key to check.
@@ -95,7 +95,7 @@ fn derive(checks: Vec<KeyCheck>, mut truths: HashMap<i64, Truth>) -> Derived {
                 check.what,
                 e.class()
             )),
-            Ok(plain) => match verify(&truth.content, &plain) {
+            Ok(plain) => match verify_stream(&truth.content[..], &plain) {
                 Ok(_) => {
                     truth.expected = Some(plain.clone());
                     outcome.derived.push((check.file_id, plain));
@@ -109,14 +109,6 @@ fn derive(checks: Vec<KeyCheck>, mut truths: HashMap<i64, Truth>) -> Derived {
         }
     }
     (outcome, rest, truths)
-}
-
-/// Whether `content` verifies under `key`: the tag from the ciphertext alone (no plaintext, so
-/// no allocation of the file's size).
-fn verify(content: &[u8], key: &PlainFileKey) -> dracoon_crypto::Result<()> {
-    let mut v = FileVerifier::new(key);
-    v.update(content)?;
-    v.finalize()
 }
 
 /// A violation text if `check` is wrong.

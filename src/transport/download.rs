@@ -262,32 +262,37 @@ impl WipingBuf {
     /// Makes room for `total` bytes in all, once the size is known. The total is the server's
     /// claim, so the reservation may fail: then the buffer grows with what actually arrives.
     fn reserve_total(&mut self, total: u64) {
-        let Ok(want) = usize::try_from(total) else {
-            return;
-        };
-        if want > self.0.capacity() {
-            let mut bigger = Vec::new();
-            if bigger.try_reserve_exact(want).is_ok() {
-                bigger.extend_from_slice(&self.0);
-                // The old buffer is wiped as it drops.
-                self.0 = Zeroizing::new(bigger);
-            }
+        if let Ok(want) = usize::try_from(total)
+            && want > self.0.capacity()
+        {
+            self.regrow(want);
         }
     }
 
-    fn regrow(&mut self, capacity: usize) {
-        let mut bigger = Zeroizing::new(Vec::with_capacity(capacity));
+    /// Moves the contents into a new allocation of `capacity` bytes (the old one is wiped as it
+    /// drops); false, and nothing changed, if that much memory is not available.
+    fn regrow(&mut self, capacity: usize) -> bool {
+        let mut bigger = Vec::new();
+        if bigger.try_reserve_exact(capacity).is_err() {
+            return false;
+        }
         bigger.extend_from_slice(&self.0);
-        // The old buffer is wiped as it drops.
-        self.0 = bigger;
+        self.0 = Zeroizing::new(bigger);
+        true
     }
 
     /// Appends `data` and returns the appended part, to decrypt in place.
     fn append(&mut self, data: &[u8]) -> &mut [u8] {
         let start = self.0.len();
         let need = start.saturating_add(data.len());
-        if need > self.0.capacity() {
-            self.regrow(need.max(self.0.capacity().saturating_mul(2)));
+        if need > self.0.capacity()
+            && !self.regrow(need.max(self.0.capacity().saturating_mul(2)))
+            && !self.regrow(need)
+        {
+            // Not even the bytes received fit: out of memory, as for any failed allocation.
+            let layout = std::alloc::Layout::array::<u8>(need)
+                .unwrap_or_else(|_| std::alloc::Layout::new::<u8>());
+            std::alloc::handle_alloc_error(layout);
         }
         self.0.extend_from_slice(data);
         self.0.get_mut(start..).unwrap_or_default()

@@ -68,6 +68,7 @@ mod download;
 mod executor;
 mod keys;
 pub mod models;
+mod overlap;
 mod retry;
 mod shares;
 mod upload;
@@ -210,6 +211,27 @@ pub trait Transport: Sync {
     {
         std::future::ready(Ok(work()))
     }
+
+    /// Whether [`send`](Transport::send) does all of its work before it returns, so that the
+    /// future it returns is already complete ([`Blocking`] says `true`). A workflow with CPU
+    /// work to overlap with a send (an upload encrypts its next chunk while the current one is
+    /// on the wire) then runs that send on a scoped thread of its own. The default, `false`, is
+    /// right for every transport whose futures do their work when polled: the workflow polls
+    /// the send once to start it and does the work in between. Never say `true` for an async
+    /// transport: its futures would be driven on a thread outside its runtime.
+    ///
+    /// ```
+    /// use dracoon_crypto::transport::{Blocking, Bytes, Transport};
+    /// use dracoon_crypto::TransportError;
+    ///
+    /// let t = Blocking(|_r: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+    ///     Ok(http::Response::new(Bytes::new()))
+    /// });
+    /// assert!(t.sends_inline());
+    /// ```
+    fn sends_inline(&self) -> bool {
+        false
+    }
 }
 
 /// Carries HTTP requests for the workflows (blocking). Wrap it in [`Blocking`] and drive the
@@ -248,6 +270,10 @@ where
 }
 
 /// Makes a [`BlockingTransport`] a [`Transport`] whose futures are always ready.
+///
+/// An upload sends each chunk from a scoped thread while the calling thread reads and encrypts
+/// the next one ([`Transport::sends_inline`]), so [`BlockingTransport::send`] may run on a
+/// thread other than the caller's; one request is in flight at a time all the same.
 #[derive(Debug, Clone)]
 pub struct Blocking<T>(pub T);
 
@@ -263,6 +289,10 @@ impl<T: BlockingTransport> Transport for Blocking<T> {
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
         self.0.sleep(duration);
         std::future::ready(())
+    }
+
+    fn sends_inline(&self) -> bool {
+        true
     }
 }
 
@@ -285,6 +315,10 @@ impl<T: Transport + Send> Transport for &T {
         F: FnOnce() -> R + Send + 'static,
     {
         (**self).offload(work)
+    }
+
+    fn sends_inline(&self) -> bool {
+        (**self).sends_inline()
     }
 }
 

@@ -17,6 +17,7 @@ use super::models::{
     CreateFileUploadResponse, GeneratePresignedUrlsRequest, Node, PresignedUrlList,
     ResolutionStrategy, S3FileUploadPart, S3FileUploadStatus, UserFileKey, UserFileKeyList,
 };
+use super::overlap::overlapped;
 use super::util::seg;
 use crate::cipher::FileEncryptor;
 use crate::error::{Error, Result};
@@ -318,10 +319,14 @@ impl<T: Transport> Client<T> {
     /// On failure or cancellation the channel is deleted. An empty source is uploaded without
     /// chunks (one empty part for S3), and its file key carries the tag of the empty message.
     ///
-    /// Memory: one chunk of ciphertext (kept until the server acknowledged it, so that a retry
-    /// resends exactly those bytes), and a second chunk buffer while a transport still holds
-    /// the previous one. `source` is read with `std::io::Read` on the calling task;
-    /// `progress` is called after every acknowledged chunk.
+    /// Pipelined: while one chunk is sent, the next is read and encrypted (for a
+    /// [`Blocking`](super::Blocking) transport the send runs on a scoped thread, see
+    /// [`Transport::sends_inline`]). One request is in flight at a time.
+    ///
+    /// Memory: the chunk in flight (kept until the server acknowledged it, so that a retry
+    /// resends exactly those bytes), the next chunk, and a third buffer while a transport still
+    /// holds a sent body. `source` is read with `std::io::Read` on the calling task (a little
+    /// ahead of what was acknowledged); `progress` is called after every acknowledged chunk.
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.upload", level = "info", skip_all)
@@ -491,79 +496,68 @@ impl<T: Transport> Client<T> {
             Sink::S3 { .. } => chunk_size.max(S3_MIN_PART),
             Sink::Chunks { .. } => chunk_size.max(1),
         };
+        let is_s3 = matches!(sink, Sink::S3 { .. });
         let mut enc = FileEncryptor::new()?;
         let mut offset: u64 = 0;
         let mut parts = Vec::new();
         let mut part_number: i32 = 1;
         let mut exclusive_end = false;
-        // At most two chunk buffers, reused: a fresh multi-MiB allocation per chunk costs more in
-        // page faults than the encryption. A transport may still hold the last chunk's body when
-        // its response is back (the blocking adapter's worker drops it a moment later); that one
-        // is taken back on a later round.
+        // Chunk buffers are reused: a fresh multi-MiB allocation per chunk costs more in page
+        // faults than the encryption. While one chunk is sent the next is read and encrypted
+        // into a second buffer; a transport may still hold a sent body for a moment after its
+        // response is back, and that one is taken back on a later round. So at most three.
         let mut pool = ChunkPool::default();
-        loop {
+        let mut fill = |pool: &mut ChunkPool, enc: &mut FileEncryptor| -> Result<bytes::BytesMut> {
             if let Some(c) = cancel {
                 c.check()?;
             }
             let mut buf = pool.take();
             // Not cleared: what is left is ciphertext, overwritten by the read.
             buf.resize(chunk_size, 0);
-            let n = read_encrypted(source, &mut enc, &mut buf)?;
+            let n = read_encrypted(source, enc, &mut buf)?;
             buf.truncate(n);
+            Ok(buf)
+        };
+        let mut next = fill(&mut pool, &mut enc)?;
+        loop {
+            let buf = std::mem::take(&mut next);
+            let len = buf.len() as u64;
             // A source longer than declared: stop before a byte beyond the declared size leaves
             // (its Content-Range would end beyond the total it names).
-            if size.is_some_and(|s| offset + n as u64 > s) {
+            if size.is_some_and(|s| offset + len > s) {
                 return Err(SIZE_MISMATCH);
             }
-            let is_s3 = matches!(sink, Sink::S3 { .. });
             // An empty file: no chunk at all; one empty part for S3.
-            if n == 0 && !(is_s3 && part_number == 1) {
+            if len == 0 && !(is_s3 && part_number == 1) {
                 break;
             }
+            // Also checked here: the flag may have been raised after this chunk was read.
+            if let Some(c) = cancel {
+                c.check()?;
+            }
+            let last = buf.len() < chunk_size;
             // Ciphertext now: handed to the transport, not copied; reused once it is back.
             let body = buf.freeze();
-            let len = n as u64;
-            match &sink {
-                Sink::Chunks { upload_url } => {
-                    let total = size.map_or_else(|| "*".to_owned(), |s| s.to_string());
-                    loop {
-                        // RFC 7233 inclusive end; the form the Java SDK and dco3 send (exclusive
-                        // end) only after a server explicitly refused the RFC form (-80021),
-                        // which stores nothing, so the chunk is resent into the same range.
-                        let last = if exclusive_end {
-                            offset + len
-                        } else {
-                            offset + len - 1
-                        };
-                        let range = format!("bytes {offset}-{last}/{total}");
-                        let call =
-                            Call::url(Method::POST, (*upload_url).to_owned(), "upload chunk")
-                                .body(body.clone())
-                                .limit(ACK_LIMIT)
-                                .header(header::CONTENT_RANGE, &range)?
-                                .header(header::CONTENT_TYPE, "application/octet-stream")?;
-                        match self.call_empty(&call).await {
-                            Err(Error::Api {
-                                status: 400,
-                                code: Some(-80021),
-                                ..
-                            }) if !exclusive_end && offset == 0 => exclusive_end = true,
-                            other => break other?,
-                        }
-                    }
-                }
-                Sink::S3 { urls_path, auth } => {
-                    let etag = self
-                        .put_s3_part(urls_path, *auth, part_number, body.clone())
-                        .await?;
-                    parts.push(S3FileUploadPart {
-                        part_etag: etag,
-                        part_number,
-                    });
-                    part_number = part_number
-                        .checked_add(1)
-                        .ok_or(Error::InvalidArgument("too many parts"))?;
-                }
+            let send = self.send_chunk(
+                &sink,
+                body.clone(),
+                offset,
+                size,
+                part_number,
+                &mut exclusive_end,
+            );
+            let (sent, read) = overlapped(self.transport(), send, || {
+                (!last).then(|| fill(&mut pool, &mut enc)).transpose()
+            })
+            .await;
+            if let Some(etag) = sent? {
+                parts.push(S3FileUploadPart {
+                    part_etag: etag,
+                    part_number,
+                });
+                part_number = part_number
+                    .checked_add(1)
+                    .ok_or(Error::InvalidArgument("too many parts"))?;
             }
             offset += len;
             pool.give_back(body);
@@ -571,8 +565,9 @@ impl<T: Transport> Client<T> {
                 bytes: offset,
                 total: size,
             });
-            if n < chunk_size {
-                break;
+            match read? {
+                Some(buf) => next = buf,
+                None => break,
             }
         }
         if size.is_some_and(|s| s != offset) {
@@ -582,6 +577,53 @@ impl<T: Transport> Client<T> {
             key: enc.finalize(),
             parts,
         })
+    }
+
+    /// Sends one chunk of ciphertext at `offset` of a file of `total` bytes (if known) into
+    /// `sink`: the part's ETag for S3.
+    async fn send_chunk(
+        &self,
+        sink: &Sink<'_>,
+        body: Bytes,
+        offset: u64,
+        total: Option<u64>,
+        part_number: i32,
+        exclusive_end: &mut bool,
+    ) -> Result<Option<String>> {
+        let len = body.len() as u64;
+        match sink {
+            Sink::Chunks { upload_url } => {
+                let total = total.map_or_else(|| "*".to_owned(), |s| s.to_string());
+                loop {
+                    // RFC 7233 inclusive end; the form the Java SDK and dco3 send (exclusive end)
+                    // only after a server explicitly refused the RFC form (-80021), which stores
+                    // nothing, so the chunk is resent into the same range.
+                    let last = if *exclusive_end {
+                        offset + len
+                    } else {
+                        offset + len - 1
+                    };
+                    let range = format!("bytes {offset}-{last}/{total}");
+                    let call = Call::url(Method::POST, (*upload_url).to_owned(), "upload chunk")
+                        .body(body.clone())
+                        .limit(ACK_LIMIT)
+                        .header(header::CONTENT_RANGE, &range)?
+                        .header(header::CONTENT_TYPE, "application/octet-stream")?;
+                    match self.call_empty(&call).await {
+                        Err(Error::Api {
+                            status: 400,
+                            code: Some(-80021),
+                            ..
+                        }) if !*exclusive_end && offset == 0 => *exclusive_end = true,
+                        other => return other.map(|()| None),
+                    }
+                }
+            }
+            Sink::S3 { urls_path, auth } => self
+                .put_s3_part(urls_path, *auth, part_number, body)
+                .await
+                .map(Some),
+        }
     }
 
     async fn put_s3_part(

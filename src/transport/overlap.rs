@@ -1,0 +1,89 @@
+//! Overlapping a workflow's CPU work with a request in flight.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+
+use super::{Transport, block_on};
+use crate::error::{Error, Result};
+
+/// Runs `work` on the calling thread while `send` is in flight, and returns both results.
+///
+/// How the two overlap depends on the transport ([`Transport::sends_inline`]):
+/// * an inline (blocking) transport would do the whole request while `send` is created, so
+///   `send` is driven to completion on a scoped thread of its own while `work` runs here;
+/// * any other transport does its I/O when polled: `send` is polled once, which hands the
+///   request to the HTTP client's own tasks, the task yields once so that those can take it
+///   up, and then `work` runs while they carry the request.
+///
+/// The result of `send` is returned as it came, also when `work` ran after it failed; a
+/// scoped thread that cannot be started fails `send` with [`Error::Io`], and a panic in it is
+/// resumed on this thread.
+pub(crate) async fn overlapped<T, O, W, R>(
+    transport: &T,
+    send: impl Future<Output = Result<O>> + Send,
+    work: W,
+) -> (Result<O>, R)
+where
+    T: Transport,
+    O: Send,
+    W: FnOnce() -> R,
+{
+    if transport.sends_inline() {
+        // The send's spans and events go where the caller's would, under the caller's span
+        // (a subscriber set with `with_default` is thread-local).
+        #[cfg(feature = "tracing")]
+        let (dispatch, span) = (
+            tracing::dispatcher::get_default(Clone::clone),
+            tracing::Span::current(),
+        );
+        let run = move || {
+            #[cfg(feature = "tracing")]
+            return tracing::dispatcher::with_default(&dispatch, || {
+                span.in_scope(|| block_on(send))
+            });
+            #[cfg(not(feature = "tracing"))]
+            block_on(send)
+        };
+        return std::thread::scope(|scope| {
+            let sender = std::thread::Builder::new()
+                .name("dracoon-send".into())
+                .spawn_scoped(scope, run);
+            let done = work();
+            let sent = match sender {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(e) => Err(Error::Io(e)),
+            };
+            (sent, done)
+        });
+    }
+    let mut send = pin!(send);
+    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+    if first.is_pending() {
+        yield_once().await;
+    }
+    let done = work();
+    let sent = match first {
+        Poll::Ready(sent) => sent,
+        Poll::Pending => send.await,
+    };
+    (sent, done)
+}
+
+/// Returns `Pending` once (waking the task at once), so that the executor runs other tasks
+/// before this one goes on.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}

@@ -1064,3 +1064,103 @@ fn room_rescue_key_pair_created_through_the_api_serves_a_new_member() {
     assert!(w.server.file_key(file, dave.id).is_some());
     assert_clean(&w);
 }
+
+/// The blocking adapter's uploads are pipelined: the first chunk's request is held at the
+/// transport until the source has been asked for the second chunk, which only happens if the
+/// next chunk is read and encrypted while the current one is in flight. A serial upload loop
+/// would make the held request time out, and the test fail.
+#[test]
+fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
+    use dracoon_crypto::transport::{BlockingTransport, BodyLimit};
+    use std::io::Read;
+    use std::sync::mpsc;
+
+    const CHUNK: usize = 64 * 1024;
+
+    /// Signals once a read reaches beyond the first chunk.
+    struct Source<'a> {
+        data: &'a [u8],
+        at: usize,
+        beyond_first: mpsc::Sender<()>,
+    }
+    impl Read for Source<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at >= CHUNK {
+                let _ = self.beyond_first.send(());
+            }
+            let n = buf.len().min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Holds the first chunk's request until the source signalled.
+    struct Gate {
+        inner: BlockingReqwestTransport,
+        beyond_first: Mutex<mpsc::Receiver<()>>,
+        caller: std::thread::ThreadId,
+        senders: Mutex<HashSet<std::thread::ThreadId>>,
+    }
+    impl BlockingTransport for Gate {
+        fn send(
+            &self,
+            request: http::Request<Bytes>,
+            limit: BodyLimit,
+        ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
+            if let Some(range) = request.headers().get(http::header::CONTENT_RANGE) {
+                self.senders
+                    .lock()
+                    .unwrap()
+                    .insert(std::thread::current().id());
+                if range.as_bytes().starts_with(b"bytes 0-") {
+                    self.beyond_first
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(10))
+                        .expect("the next chunk was not read while the first was in flight");
+                }
+            }
+            self.inner.send(request, limit)
+        }
+    }
+
+    let w = world();
+    let (tx, rx) = mpsc::channel();
+    let gate = Gate {
+        inner: BlockingReqwestTransport::new().unwrap(),
+        beyond_first: Mutex::new(rx),
+        caller: std::thread::current().id(),
+        senders: Mutex::default(),
+    };
+    let alice = Client::new(Blocking(gate), &w.server.base_url())
+        .unwrap()
+        .with_auth_token(&w.users[0].token)
+        .with_retry_policy(fast_retries());
+    let plain = data(5 * CHUNK + 123, 7);
+    let source = Source {
+        data: &plain,
+        at: 0,
+        beyond_first: tx,
+    };
+    let mut acknowledged = Vec::new();
+    let up = block_on(alice.upload(
+        source,
+        pairs()[0].public_key(),
+        &UploadOptions::new(w.room, "pipelined.bin").chunk_size(CHUNK),
+        &mut |p| acknowledged.push(p.bytes),
+    ))
+    .unwrap();
+    let senders = alice.transport().0.senders.lock().unwrap().clone();
+    assert!(!senders.is_empty() && !senders.contains(&alice.transport().0.caller));
+    let ends: Vec<u64> = (1..=6)
+        .map(|i| (i * CHUNK).min(plain.len()) as u64)
+        .collect();
+    assert_eq!(
+        acknowledged, ends,
+        "progress once per acknowledged chunk, in order"
+    );
+    let got =
+        block_on(alice.download_to_vec(up.node.id, &ring(0), &DownloadOptions::default())).unwrap();
+    assert!(got == plain);
+}

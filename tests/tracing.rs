@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use dracoon_crypto::transport::{
-    Blocking, BlockingReqwestTransport, Client, DownloadOptions, KeyRing, block_on,
+    Blocking, BlockingReqwestTransport, Client, DownloadOptions, KeyRing, UploadOptions, block_on,
 };
 use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion, encrypt_bytes};
 use dracoon_crypto_testkit::TestServer;
@@ -70,6 +70,14 @@ fn workflows_trace_steps_and_never_secrets() {
         ))
         .unwrap();
         assert_eq!(data, vec![9u8; 3000]);
+        // Upload chunks are sent from a scoped thread (pipelined): traced all the same.
+        block_on(client.upload(
+            &[7u8; 5000][..],
+            pair.public_key(),
+            &UploadOptions::new(room, "up.bin").chunk_size(2048),
+            &mut |_| {},
+        ))
+        .unwrap();
     });
 
     let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
@@ -79,9 +87,16 @@ fn workflows_trace_steps_and_never_secrets() {
         "download chunk",
         "status=206",
         "response_bytes=1024",
+        "dracoon.upload",
+        "upload chunk",
     ] {
         assert!(log.contains(expected), "{expected} missing from:\n{log}");
     }
+    assert!(
+        log.lines()
+            .any(|l| l.contains("dracoon.upload") && l.contains("upload chunk")),
+        "chunk requests are not traced under the upload's span:\n{log}"
+    );
     for secret in [user.token.as_str(), "127.0.0.1", "/downloads/", "Bearer"] {
         assert!(
             !log.contains(secret),

@@ -1164,3 +1164,79 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
         block_on(alice.download_to_vec(up.node.id, &ring(0), &DownloadOptions::default())).unwrap();
     assert!(got == plain);
 }
+
+/// `download_to_vec` through the blocking adapter fetches every chunk after the first on a
+/// scoped thread (while the calling thread decrypts the last one), and the plaintext is intact.
+#[test]
+fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
+    use dracoon_crypto::transport::{BlockingTransport, BodyLimit};
+
+    struct Recorder {
+        inner: BlockingReqwestTransport,
+        ranges: Mutex<Vec<(String, std::thread::ThreadId)>>,
+    }
+    impl BlockingTransport for Recorder {
+        fn send(
+            &self,
+            request: http::Request<Bytes>,
+            limit: BodyLimit,
+        ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
+            if let Some(range) = request.headers().get(http::header::RANGE) {
+                let range = range.to_str().unwrap_or_default().to_owned();
+                self.ranges
+                    .lock()
+                    .unwrap()
+                    .push((range, std::thread::current().id()));
+            }
+            self.inner.send(request, limit)
+        }
+    }
+
+    let w = world();
+    let log: Log = Log::default();
+    let alice = blocking_client(&w, 0, &log);
+    let plain = data(200_000, 9);
+    let up = block_on(alice.upload(
+        &plain[..],
+        pairs()[0].public_key(),
+        &UploadOptions::new(w.room, "fetched.bin"),
+        &mut |_| {},
+    ))
+    .unwrap();
+    let recorder = Recorder {
+        inner: BlockingReqwestTransport::new().unwrap(),
+        ranges: Mutex::default(),
+    };
+    let bob = Client::new(Blocking(recorder), &w.server.base_url())
+        .unwrap()
+        .with_auth_token(&w.users[0].token)
+        .with_retry_policy(fast_retries());
+    let got = block_on(bob.download_to_vec(
+        up.node.id,
+        &ring(0),
+        &DownloadOptions::default().chunk_size(64 * 1024),
+    ))
+    .unwrap();
+    assert!(got == plain);
+    let ranges = bob.transport().0.ranges.lock().unwrap().clone();
+    let caller = std::thread::current().id();
+    let expected: Vec<String> = (0..4)
+        .map(|i| {
+            let start = i * 64 * 1024;
+            format!("bytes={start}-{}", (start + 64 * 1024).min(200_000) - 1)
+        })
+        .collect();
+    assert_eq!(
+        ranges.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
+        expected,
+        "each range once, in order"
+    );
+    assert_eq!(
+        ranges[0].1, caller,
+        "the first chunk is fetched before anything overlaps"
+    );
+    assert!(
+        ranges[1..].iter().all(|(_, t)| *t != caller),
+        "later chunks are fetched while the caller decrypts"
+    );
+}

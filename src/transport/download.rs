@@ -8,6 +8,7 @@ use http::{Method, StatusCode, header};
 use super::client::{Call, CancelFlag, Client, invalid};
 use super::distribute::KeyRing;
 use super::models::{DownloadTokenGenerateResponse, PublicDownloadTokenGenerateRequest};
+use super::overlap::overlapped;
 use super::upload::Progress;
 use super::util::{parse_content_range, seg};
 use super::{BodyLimit, Transport};
@@ -131,6 +132,9 @@ impl<T: Transport> Client<T> {
     /// plaintext, on [`Error::BadFile`]) is wiped, and no copy of the plaintext is made: the
     /// returned vector is the one buffer, and the caller's (a plain `Vec` is not wiped on drop:
     /// wrap it in [`zeroize::Zeroizing`] when the content is sensitive).
+    ///
+    /// Pipelined like [`Client::upload`]: the next chunk is fetched while the last one is
+    /// decrypted (one request in flight at a time).
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.download", level = "info", skip_all)
@@ -215,12 +219,18 @@ impl<T: Transport> Client<T> {
         let mut dec = FileDecryptor::new(key);
         let mut out = WipingBuf::default();
         let mut chunks = Chunks::new(self, source, options).await?;
-        while let Some(body) = chunks.next().await? {
+        let mut next = chunks.next().await?;
+        while let Some(body) = next {
             if let Some(t) = chunks.total {
                 out.reserve_total(t);
             }
-            let piece = out.append(&body);
-            dec.update_in_place(piece)?;
+            // The next chunk is fetched while this one is appended and decrypted.
+            let (fetched, decrypted) = overlapped(self.transport(), chunks.next(), || {
+                dec.update_in_place(out.append(&body))
+            })
+            .await;
+            decrypted?;
+            next = fetched?;
         }
         dec.finalize()?;
         Ok(out.into_inner())

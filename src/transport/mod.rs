@@ -12,14 +12,17 @@
 //! blocking client implements [`BlockingTransport`] (a closure `Fn(Request<Bytes>) ->
 //! Result<Response<Bytes>, TransportError>` is one) and is wrapped in [`Blocking`]; its futures
 //! are always ready, so [`block_on`], a minimal executor of a dozen lines, drives a workflow
-//! to completion on the calling thread.
+//! to completion on the calling thread. Uploads and [`Client::download_to_vec`] are pipelined
+//! (the next chunk encrypted, or the last one decrypted, while a request is in flight); for a
+//! [`Blocking`] transport that request runs on a scoped helper thread
+//! ([`Transport::sends_inline`]).
 //!
 //! Why not sans-I/O state machines? The workflows are long and branchy (paging with a
 //! changing list, retries with back-off, chunk loops that read a source, encrypt, resend, poll).
 //! Written as state machines each would become a hand-made enum of every suspension point; the
 //! compiler already generates exactly that from an `async fn`. The price of this choice is that
-//! a blocking caller runs an executor, and [`block_on`] is that executor: no runtime, no threads,
-//! no dependencies. Bodies are whole [`Bytes`]: uploads go out in chunks and downloads come in
+//! a blocking caller runs an executor, and [`block_on`] is that executor: no runtime, no
+//! dependencies (the only threads are the scoped ones of pipelining and of distribution's RSA). Bodies are whole [`Bytes`]: uploads go out in chunks and downloads come in
 //! ranged chunks, so memory stays bounded by the chunk size without streaming bodies in the
 //! trait.
 //!

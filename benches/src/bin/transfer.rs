@@ -13,7 +13,8 @@
 //! * encrypted download: `Client::download_to_vec` (8 MiB ranges, decrypted, tag verified);
 //! * raw download: the same ranged GETs of the same URL shape through `send`.
 //!
-//! Odd rounds run the raw transfer first. Reported per direction: MiB/s (best of the rounds),
+//! The server's oracle key checks are off (server work a raw upload does not have). Odd rounds
+//! run the raw transfer first. Reported per direction: MiB/s (best of the rounds),
 //! best encrypted / best raw, and the median of the rounds' encrypted / raw ratios.
 
 use std::time::{Duration, Instant};

@@ -1075,7 +1075,8 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
     use std::io::Read;
     use std::sync::mpsc;
 
-    const CHUNK: usize = 64 * 1024;
+    // At least the size below which the work is not overlapped (256 KiB).
+    const CHUNK: usize = 512 * 1024;
 
     /// Signals once a read reaches beyond the first chunk.
     struct Source<'a> {
@@ -1100,7 +1101,7 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
         inner: BlockingReqwestTransport,
         beyond_first: Mutex<mpsc::Receiver<()>>,
         caller: std::thread::ThreadId,
-        senders: Mutex<HashSet<std::thread::ThreadId>>,
+        senders: Mutex<Vec<(String, std::thread::ThreadId)>>,
     }
     impl BlockingTransport for Gate {
         fn send(
@@ -1109,10 +1110,11 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
             limit: BodyLimit,
         ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
             if let Some(range) = request.headers().get(http::header::CONTENT_RANGE) {
+                let text = range.to_str().unwrap_or_default().to_owned();
                 self.senders
                     .lock()
                     .unwrap()
-                    .insert(std::thread::current().id());
+                    .push((text, std::thread::current().id()));
                 if range.as_bytes().starts_with(b"bytes 0-") {
                     self.beyond_first
                         .lock()
@@ -1152,7 +1154,16 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
     ))
     .unwrap();
     let senders = alice.transport().0.senders.lock().unwrap().clone();
-    assert!(!senders.is_empty() && !senders.contains(&alice.transport().0.caller));
+    let caller = alice.transport().0.caller;
+    assert_eq!(senders.len(), 6, "{senders:?}");
+    assert!(
+        senders[..5].iter().all(|(_, t)| *t != caller),
+        "chunks with a next one to encrypt are sent from a helper thread: {senders:?}"
+    );
+    assert_eq!(
+        senders[5].1, caller,
+        "the last chunk has nothing to overlap"
+    );
     let ends: Vec<u64> = (1..=6)
         .map(|i| (i * CHUNK).min(plain.len()) as u64)
         .collect();
@@ -1195,7 +1206,7 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
     let w = world();
     let log: Log = Log::default();
     let alice = blocking_client(&w, 0, &log);
-    let plain = data(200_000, 9);
+    let plain = data(3 * MIB + 200_000, 9);
     let up = block_on(alice.upload(
         &plain[..],
         pairs()[0].public_key(),
@@ -1214,7 +1225,7 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
     let got = block_on(bob.download_to_vec(
         up.node.id,
         &ring(0),
-        &DownloadOptions::default().chunk_size(64 * 1024),
+        &DownloadOptions::default().chunk_size(MIB as u64),
     ))
     .unwrap();
     assert!(got == plain);
@@ -1222,8 +1233,8 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
     let caller = std::thread::current().id();
     let expected: Vec<String> = (0..4)
         .map(|i| {
-            let start = i * 64 * 1024;
-            format!("bytes={start}-{}", (start + 64 * 1024).min(200_000) - 1)
+            let start = i * MIB;
+            format!("bytes={start}-{}", (start + MIB).min(plain.len()) - 1)
         })
         .collect();
     assert_eq!(

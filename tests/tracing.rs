@@ -70,11 +70,12 @@ fn workflows_trace_steps_and_never_secrets() {
         ))
         .unwrap();
         assert_eq!(data, vec![9u8; 3000]);
-        // Upload chunks are sent from a scoped thread (pipelined): traced all the same.
+        // Upload chunks of 256 KiB or more are sent from a scoped thread (pipelined): traced
+        // all the same.
         block_on(client.upload(
-            &[7u8; 5000][..],
+            &vec![7u8; 600_000][..],
             pair.public_key(),
-            &UploadOptions::new(room, "up.bin").chunk_size(2048),
+            &UploadOptions::new(room, "up.bin").chunk_size(256 * 1024),
             &mut |_| {},
         ))
         .unwrap();
@@ -92,10 +93,15 @@ fn workflows_trace_steps_and_never_secrets() {
     ] {
         assert!(log.contains(expected), "{expected} missing from:\n{log}");
     }
-    assert!(
-        log.lines()
-            .any(|l| l.contains("dracoon.upload") && l.contains("upload chunk")),
-        "chunk requests are not traced under the upload's span:\n{log}"
+    let chunk_answers = log
+        .lines()
+        .filter(|l| {
+            l.contains("dracoon.upload") && l.contains("upload chunk") && l.contains("status=")
+        })
+        .count();
+    assert_eq!(
+        chunk_answers, 3,
+        "every chunk request is traced under the upload's span:\n{log}"
     );
     for secret in [user.token.as_str(), "127.0.0.1", "/downloads/", "Bearer"] {
         assert!(

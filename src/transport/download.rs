@@ -225,10 +225,11 @@ impl<T: Transport> Client<T> {
                 out.reserve_total(t);
             }
             // The next chunk is fetched while this one is appended and decrypted.
-            let (fetched, decrypted) = overlapped(self.transport(), chunks.next(), || {
-                dec.update_in_place(out.append(&body))
-            })
-            .await;
+            let (fetched, decrypted) =
+                overlapped(self.transport(), body.len(), chunks.next(), || {
+                    dec.update_in_place(out.append(&body))
+                })
+                .await;
             decrypted?;
             next = fetched?;
         }

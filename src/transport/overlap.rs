@@ -7,7 +7,12 @@ use std::task::Poll;
 use super::{Transport, block_on};
 use crate::error::{Error, Result};
 
-/// Runs `work` on the calling thread while `send` is in flight, and returns both results.
+/// Work on fewer bytes than this is not worth a thread: it runs after the send.
+pub(crate) const OVERLAP_MIN: usize = 256 * 1024;
+
+/// Runs `work` (on about `work_bytes` bytes) on the calling thread while `send` is in flight,
+/// and returns both results. Below [`OVERLAP_MIN`] bytes the two simply run one after the
+/// other.
 ///
 /// How the two overlap depends on the transport ([`Transport::sends_inline`]):
 /// * an inline (blocking) transport would do the whole request while `send` is created, so
@@ -21,6 +26,7 @@ use crate::error::{Error, Result};
 /// resumed on this thread.
 pub(crate) async fn overlapped<T, O, W, R>(
     transport: &T,
+    work_bytes: usize,
     send: impl Future<Output = Result<O>> + Send,
     work: W,
 ) -> (Result<O>, R)
@@ -29,6 +35,10 @@ where
     O: Send,
     W: FnOnce() -> R,
 {
+    if work_bytes < OVERLAP_MIN {
+        let sent = send.await;
+        return (sent, work());
+    }
     if transport.sends_inline() {
         // The send's spans and events go where the caller's would, under the caller's span
         // (a subscriber set with `with_default` is thread-local).

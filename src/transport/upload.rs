@@ -319,9 +319,9 @@ impl<T: Transport> Client<T> {
     /// On failure or cancellation the channel is deleted. An empty source is uploaded without
     /// chunks (one empty part for S3), and its file key carries the tag of the empty message.
     ///
-    /// Pipelined: while one chunk is sent, the next is read and encrypted (for a
-    /// [`Blocking`](super::Blocking) transport the send runs on a scoped thread, see
-    /// [`Transport::sends_inline`]). One request is in flight at a time.
+    /// Pipelined for chunks of 256 KiB or more: while one chunk is sent, the next is read and
+    /// encrypted (for a [`Blocking`](super::Blocking) transport the send runs on a scoped
+    /// thread, see [`Transport::sends_inline`]). One request is in flight at a time.
     ///
     /// Memory: the chunk in flight (kept until the server acknowledged it, so that a retry
     /// resends exactly those bytes), the next chunk, and a third buffer while a transport still
@@ -546,7 +546,8 @@ impl<T: Transport> Client<T> {
                 part_number,
                 &mut exclusive_end,
             );
-            let (sent, read) = overlapped(self.transport(), send, || {
+            let next_bytes = if last { 0 } else { chunk_size };
+            let (sent, read) = overlapped(self.transport(), next_bytes, send, || {
                 (!last).then(|| fill(&mut pool, &mut enc)).transpose()
             })
             .await;

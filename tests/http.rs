@@ -1222,14 +1222,6 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
         .unwrap()
         .with_auth_token(&w.users[0].token)
         .with_retry_policy(fast_retries());
-    let got = block_on(bob.download_to_vec(
-        up.node.id,
-        &ring(0),
-        &DownloadOptions::default().chunk_size(MIB as u64),
-    ))
-    .unwrap();
-    assert!(got == plain);
-    let ranges = bob.transport().0.ranges.lock().unwrap().clone();
     let caller = std::thread::current().id();
     let expected: Vec<String> = (0..4)
         .map(|i| {
@@ -1237,17 +1229,46 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
             format!("bytes={start}-{}", (start + MIB).min(plain.len()) - 1)
         })
         .collect();
-    assert_eq!(
-        ranges.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
-        expected,
-        "each range once, in order"
-    );
-    assert_eq!(
-        ranges[0].1, caller,
-        "the first chunk is fetched before anything overlaps"
-    );
-    assert!(
-        ranges[1..].iter().all(|(_, t)| *t != caller),
-        "later chunks are fetched while the caller decrypts"
-    );
+    let check = |what: &str| {
+        let ranges = std::mem::take(&mut *bob.transport().0.ranges.lock().unwrap());
+        assert_eq!(
+            ranges.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
+            expected,
+            "{what}: each range once, in order"
+        );
+        assert_eq!(
+            ranges[0].1, caller,
+            "{what}: the first chunk is fetched before anything overlaps"
+        );
+        assert!(
+            ranges[1..].iter().all(|(_, t)| *t != caller),
+            "{what}: later chunks are fetched while the caller decrypts"
+        );
+    };
+    let options = DownloadOptions::default().chunk_size(MIB as u64);
+
+    let got = block_on(bob.download_to_vec(up.node.id, &ring(0), &options)).unwrap();
+    assert!(got == plain);
+    check("download_to_vec");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fetched.bin");
+    let n =
+        block_on(bob.download_to_path(up.node.id, &ring(0), &path, &options, &mut |_| {})).unwrap();
+    assert_eq!(n, plain.len() as u64);
+    assert!(std::fs::read(&path).unwrap() == plain);
+    check("download_to_path");
+
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    block_on(
+        bob.download_to_writer(up.node.id, &ring(0), &mut out, &options, &mut |p| {
+            seen.push(p.bytes)
+        }),
+    )
+    .unwrap();
+    assert!(out == plain);
+    check("download_to_writer");
+    let ends: Vec<u64> = (1..=4).map(|i| (i * MIB).min(plain.len()) as u64).collect();
+    assert_eq!(seen, ends, "progress once per chunk, after it was spooled");
 }

@@ -133,8 +133,8 @@ impl<T: Transport> Client<T> {
     /// returned vector is the one buffer, and the caller's (a plain `Vec` is not wiped on drop:
     /// wrap it in [`zeroize::Zeroizing`] when the content is sensitive).
     ///
-    /// Pipelined like [`Client::upload`]: the next chunk is fetched while the last one is
-    /// decrypted (one request in flight at a time).
+    /// Pipelined like [`Client::upload`] (as are the other downloads): the next chunk is
+    /// fetched while the last one is decrypted (one request in flight at a time).
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.download", level = "info", skip_all)
@@ -185,25 +185,30 @@ impl<T: Transport> Client<T> {
         let mut file = self.offload(move || AtomicFile::new(&path)).await??;
         let mut dec = FileDecryptor::new(key);
         let mut chunks = Chunks::new(self, source, options).await?;
-        while let Some(body) = chunks.next().await? {
-            // File and decryptor travel to the blocking side and back with each chunk.
+        let mut next = chunks.next().await?;
+        while let Some(body) = next {
+            let len = body.len();
+            let at = chunks.progress();
+            // File and decryptor travel to the blocking side and back with each chunk, while
+            // the next chunk is fetched.
+            let write = self.offload(move || {
+                // The answer's buffer is ours alone: decrypt it in place (a copy only if the
+                // transport kept a reference), and wipe the plaintext once written.
+                let mut buf = body
+                    .try_into_mut()
+                    .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
+                let r = dec
+                    .update_in_place(&mut buf)
+                    .and_then(|()| file.file().write_all(&buf).map_err(Error::Io));
+                buf.as_mut().zeroize();
+                (file, dec, r)
+            });
+            let (fetched, wrote) = overlapped(self.transport(), len, chunks.next(), write).await;
             let written;
-            (file, dec, written) = self
-                .offload(move || {
-                    // The answer's buffer is ours alone: decrypt it in place (a copy only if
-                    // the transport kept a reference), and wipe the plaintext once written.
-                    let mut buf = body
-                        .try_into_mut()
-                        .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
-                    let r = dec
-                        .update_in_place(&mut buf)
-                        .and_then(|()| file.file().write_all(&buf).map_err(Error::Io));
-                    buf.as_mut().zeroize();
-                    (file, dec, r)
-                })
-                .await?;
+            (file, dec, written) = wrote?;
             written?;
-            progress(chunks.progress());
+            progress(at);
+            next = fetched?;
         }
         self.offload(move || dec.finalize().and_then(|()| file.commit()))
             .await??;
@@ -226,7 +231,7 @@ impl<T: Transport> Client<T> {
             }
             // The next chunk is fetched while this one is appended and decrypted.
             let (fetched, decrypted) =
-                overlapped(self.transport(), body.len(), chunks.next(), || {
+                overlapped(self.transport(), body.len(), chunks.next(), async {
                     dec.update_in_place(out.append(&body))
                 })
                 .await;
@@ -248,17 +253,21 @@ impl<T: Transport> Client<T> {
         let key = key.clone();
         let mut spool = self.offload(move || CiphertextSpool::new(&key)).await??;
         let mut chunks = Chunks::new(self, source, options).await?;
-        while let Some(body) = chunks.next().await? {
-            // GHASH and the spool file's I/O off the executor.
-            let (back, pushed) = self
-                .offload(move || {
-                    let r = spool.push(&body);
-                    (spool, r)
-                })
-                .await?;
+        let mut next = chunks.next().await?;
+        while let Some(body) = next {
+            let len = body.len();
+            let at = chunks.progress();
+            // GHASH and the spool file's I/O off the executor, while the next chunk is fetched.
+            let push = self.offload(move || {
+                let r = spool.push(&body);
+                (spool, r)
+            });
+            let (fetched, pushed) = overlapped(self.transport(), len, chunks.next(), push).await;
+            let (back, pushed) = pushed?;
             pushed?;
             spool = back;
-            progress(chunks.progress());
+            progress(at);
+            next = fetched?;
         }
         spool.finish(writer)
     }

@@ -12,8 +12,8 @@
 //! blocking client implements [`BlockingTransport`] (a closure `Fn(Request<Bytes>) ->
 //! Result<Response<Bytes>, TransportError>` is one) and is wrapped in [`Blocking`]; its futures
 //! are always ready, so [`block_on`], a minimal executor of a dozen lines, drives a workflow
-//! to completion on the calling thread. Uploads and [`Client::download_to_vec`] are pipelined
-//! (the next chunk encrypted, or the last one decrypted, while a request is in flight); for a
+//! to completion on the calling thread. Uploads and downloads are pipelined (the next chunk
+//! encrypted, or the last one decrypted and written, while a request is in flight); for a
 //! [`Blocking`] transport that request runs on a scoped helper thread
 //! ([`Transport::sends_inline`]).
 //!

@@ -10,34 +10,33 @@ use crate::error::{Error, Result};
 /// Work on fewer bytes than this is not worth a thread: it runs after the send.
 pub(crate) const OVERLAP_MIN: usize = 256 * 1024;
 
-/// Runs `work` (on about `work_bytes` bytes) on the calling thread while `send` is in flight,
-/// and returns both results. Below [`OVERLAP_MIN`] bytes the two simply run one after the
-/// other.
+/// Runs `work` (on about `work_bytes` bytes) while `send` is in flight, and returns both
+/// results. `work` is a future: CPU work of the calling task (`async { .. }`), or work handed to
+/// [`Transport::offload`]. Below [`OVERLAP_MIN`] bytes the two simply run one after the other.
 ///
 /// How the two overlap depends on the transport ([`Transport::sends_inline`]):
-/// * an inline (blocking) transport would do the whole request while `send` is created, so
-///   `send` is driven to completion on a scoped thread of its own while `work` runs here;
+/// * an inline (blocking) transport would do the whole request while `send` is polled, so
+///   `send` is driven to completion on a scoped thread of its own while `work` is driven here;
 /// * any other transport does its I/O when polled: `send` is polled once, which hands the
 ///   request to the HTTP client's own tasks, the task yields once so that those can take it
-///   up, and then `work` runs while they carry the request.
+///   up, and then both are polled until both are done.
 ///
 /// The result of `send` is returned as it came, also when `work` ran after it failed; a
 /// scoped thread that cannot be started fails `send` with [`Error::Io`], and a panic in it is
 /// resumed on this thread.
-pub(crate) async fn overlapped<T, O, W, R>(
+pub(crate) async fn overlapped<T, O, R>(
     transport: &T,
     work_bytes: usize,
     send: impl Future<Output = Result<O>> + Send,
-    work: W,
+    work: impl Future<Output = R>,
 ) -> (Result<O>, R)
 where
     T: Transport,
     O: Send,
-    W: FnOnce() -> R,
 {
     if work_bytes < OVERLAP_MIN {
         let sent = send.await;
-        return (sent, work());
+        return (sent, work.await);
     }
     if transport.sends_inline() {
         // The send's spans and events go where the caller's would, under the caller's span
@@ -59,7 +58,8 @@ where
             let sender = std::thread::Builder::new()
                 .name("dracoon-send".into())
                 .spawn_scoped(scope, run);
-            let done = work();
+            // An inline transport's work (its offload runs inline) is ready when polled.
+            let done = block_on(work);
             let sent = match sender {
                 Ok(handle) => handle
                     .join()
@@ -70,16 +70,35 @@ where
         });
     }
     let mut send = pin!(send);
-    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
-    if first.is_pending() {
-        yield_once().await;
-    }
-    let done = work();
-    let sent = match first {
-        Poll::Ready(sent) => sent,
-        Poll::Pending => send.await,
+    let mut work = pin!(work);
+    let mut sent = match std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await {
+        Poll::Ready(sent) => Some(sent),
+        Poll::Pending => {
+            yield_once().await;
+            None
+        }
     };
-    (sent, done)
+    let mut done = None;
+    std::future::poll_fn(|cx| {
+        if done.is_none()
+            && let Poll::Ready(r) = work.as_mut().poll(cx)
+        {
+            done = Some(r);
+        }
+        if sent.is_none()
+            && let Poll::Ready(o) = send.as_mut().poll(cx)
+        {
+            sent = Some(o);
+        }
+        match (sent.take(), done.take()) {
+            (Some(s), Some(d)) => Poll::Ready((s, d)),
+            (s, d) => {
+                (sent, done) = (s, d);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// Returns `Pending` once (waking the task at once), so that the executor runs other tasks

@@ -547,10 +547,8 @@ impl<T: Transport> Client<T> {
                 &mut exclusive_end,
             );
             let next_bytes = if last { 0 } else { chunk_size };
-            let (sent, read) = overlapped(self.transport(), next_bytes, send, || {
-                (!last).then(|| fill(&mut pool, &mut enc)).transpose()
-            })
-            .await;
+            let read_next = async { (!last).then(|| fill(&mut pool, &mut enc)).transpose() };
+            let (sent, read) = overlapped(self.transport(), next_bytes, send, read_next).await;
             if let Some(etag) = sent? {
                 parts.push(S3FileUploadPart {
                     part_etag: etag,

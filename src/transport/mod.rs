@@ -22,9 +22,9 @@
 //! Written as state machines each would become a hand-made enum of every suspension point; the
 //! compiler already generates exactly that from an `async fn`. The price of this choice is that
 //! a blocking caller runs an executor, and [`block_on`] is that executor: no runtime, no
-//! dependencies (the only threads are the scoped ones of pipelining and of distribution's RSA). Bodies are whole [`Bytes`]: uploads go out in chunks and downloads come in
-//! ranged chunks, so memory stays bounded by the chunk size without streaming bodies in the
-//! trait.
+//! dependencies (the only threads are the scoped ones of pipelining and of distribution's
+//! RSA). Bodies are whole [`Bytes`]: uploads go out in chunks and downloads come in ranged
+//! chunks, so memory stays bounded by a few chunks without streaming bodies in the trait.
 //!
 //! CPU-heavy and blocking work — PBKDF2 (key ring, opening a download share), RSA key
 //! generation (shares, rescue keys), the RSA of distribution (each batch, on scoped threads
@@ -274,9 +274,10 @@ where
 
 /// Makes a [`BlockingTransport`] a [`Transport`] whose futures are always ready.
 ///
-/// An upload sends each chunk from a scoped thread while the calling thread reads and encrypts
-/// the next one ([`Transport::sends_inline`]), so [`BlockingTransport::send`] may run on a
-/// thread other than the caller's; one request is in flight at a time all the same.
+/// Uploads and downloads send each chunk's request from a scoped thread while the calling
+/// thread encrypts the next chunk or decrypts the last one ([`Transport::sends_inline`]), so
+/// [`BlockingTransport::send`] may run on a thread other than the caller's; one request is in
+/// flight at a time all the same.
 #[derive(Debug, Clone)]
 pub struct Blocking<T>(pub T);
 

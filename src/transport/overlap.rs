@@ -8,7 +8,7 @@ use super::{Transport, block_on};
 use crate::error::{Error, Result};
 
 /// Work on fewer bytes than this is not worth a thread: it runs after the send.
-pub(crate) const OVERLAP_MIN: usize = 256 * 1024;
+const OVERLAP_MIN: usize = 256 * 1024;
 
 /// Runs `work` (on about `work_bytes` bytes) while `send` is in flight, and returns both
 /// results. `work` is a future: CPU work of the calling task (`async { .. }`), or work handed to

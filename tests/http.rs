@@ -1065,13 +1065,64 @@ fn room_rescue_key_pair_created_through_the_api_serves_a_new_member() {
     assert_clean(&w);
 }
 
+/// A blocking transport (the real adapter inside) that records, for every request carrying
+/// `header`, its value and the thread that sent it; with `hold`, the first request whose value
+/// starts with the prefix waits until the receiver gets a signal.
+struct ThreadRecorder {
+    inner: BlockingReqwestTransport,
+    header: http::header::HeaderName,
+    hold: Option<(&'static str, Mutex<std::sync::mpsc::Receiver<()>>)>,
+    seen: Mutex<Vec<(String, std::thread::ThreadId)>>,
+}
+
+impl ThreadRecorder {
+    fn new(header: http::header::HeaderName) -> Self {
+        ThreadRecorder {
+            inner: BlockingReqwestTransport::new().unwrap(),
+            header,
+            hold: None,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// What was recorded so far, and a fresh start.
+    fn take(&self) -> Vec<(String, std::thread::ThreadId)> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+impl dracoon_crypto::transport::BlockingTransport for ThreadRecorder {
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+        limit: dracoon_crypto::transport::BodyLimit,
+    ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
+        if let Some(value) = request.headers().get(&self.header) {
+            let value = value.to_str().unwrap_or_default().to_owned();
+            if let Some((prefix, signal)) = &self.hold
+                && value.starts_with(prefix)
+            {
+                signal
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("the next chunk was not read while the first was in flight");
+            }
+            self.seen
+                .lock()
+                .unwrap()
+                .push((value, std::thread::current().id()));
+        }
+        self.inner.send(request, limit)
+    }
+}
+
 /// The blocking adapter's uploads are pipelined: the first chunk's request is held at the
 /// transport until the source has been asked for the second chunk, which only happens if the
 /// next chunk is read and encrypted while the current one is in flight. A serial upload loop
 /// would make the held request time out, and the test fail.
 #[test]
 fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
-    use dracoon_crypto::transport::{BlockingTransport, BodyLimit};
     use std::io::Read;
     use std::sync::mpsc;
 
@@ -1096,44 +1147,12 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
         }
     }
 
-    /// Holds the first chunk's request until the source signalled.
-    struct Gate {
-        inner: BlockingReqwestTransport,
-        beyond_first: Mutex<mpsc::Receiver<()>>,
-        caller: std::thread::ThreadId,
-        senders: Mutex<Vec<(String, std::thread::ThreadId)>>,
-    }
-    impl BlockingTransport for Gate {
-        fn send(
-            &self,
-            request: http::Request<Bytes>,
-            limit: BodyLimit,
-        ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
-            if let Some(range) = request.headers().get(http::header::CONTENT_RANGE) {
-                let text = range.to_str().unwrap_or_default().to_owned();
-                self.senders
-                    .lock()
-                    .unwrap()
-                    .push((text, std::thread::current().id()));
-                if range.as_bytes().starts_with(b"bytes 0-") {
-                    self.beyond_first
-                        .lock()
-                        .unwrap()
-                        .recv_timeout(Duration::from_secs(10))
-                        .expect("the next chunk was not read while the first was in flight");
-                }
-            }
-            self.inner.send(request, limit)
-        }
-    }
-
     let w = world();
     let (tx, rx) = mpsc::channel();
-    let gate = Gate {
-        inner: BlockingReqwestTransport::new().unwrap(),
-        beyond_first: Mutex::new(rx),
-        caller: std::thread::current().id(),
-        senders: Mutex::default(),
+    // Holds the first chunk's request until the source signalled.
+    let gate = ThreadRecorder {
+        hold: Some(("bytes 0-", Mutex::new(rx))),
+        ..ThreadRecorder::new(http::header::CONTENT_RANGE)
     };
     let alice = Client::new(Blocking(gate), &w.server.base_url())
         .unwrap()
@@ -1153,8 +1172,8 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
         &mut |p| acknowledged.push(p.bytes),
     ))
     .unwrap();
-    let senders = alice.transport().0.senders.lock().unwrap().clone();
-    let caller = alice.transport().0.caller;
+    let senders = alice.transport().0.take();
+    let caller = std::thread::current().id();
     assert_eq!(senders.len(), 6, "{senders:?}");
     assert!(
         senders[..5].iter().all(|(_, t)| *t != caller),
@@ -1180,29 +1199,6 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
 /// scoped thread (while the calling thread decrypts the last one), and the plaintext is intact.
 #[test]
 fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
-    use dracoon_crypto::transport::{BlockingTransport, BodyLimit};
-
-    struct Recorder {
-        inner: BlockingReqwestTransport,
-        ranges: Mutex<Vec<(String, std::thread::ThreadId)>>,
-    }
-    impl BlockingTransport for Recorder {
-        fn send(
-            &self,
-            request: http::Request<Bytes>,
-            limit: BodyLimit,
-        ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
-            if let Some(range) = request.headers().get(http::header::RANGE) {
-                let range = range.to_str().unwrap_or_default().to_owned();
-                self.ranges
-                    .lock()
-                    .unwrap()
-                    .push((range, std::thread::current().id()));
-            }
-            self.inner.send(request, limit)
-        }
-    }
-
     let w = world();
     let log: Log = Log::default();
     let alice = blocking_client(&w, 0, &log);
@@ -1214,10 +1210,7 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
         &mut |_| {},
     ))
     .unwrap();
-    let recorder = Recorder {
-        inner: BlockingReqwestTransport::new().unwrap(),
-        ranges: Mutex::default(),
-    };
+    let recorder = ThreadRecorder::new(http::header::RANGE);
     let bob = Client::new(Blocking(recorder), &w.server.base_url())
         .unwrap()
         .with_auth_token(&w.users[0].token)
@@ -1230,7 +1223,7 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
         })
         .collect();
     let check = |what: &str| {
-        let ranges = std::mem::take(&mut *bob.transport().0.ranges.lock().unwrap());
+        let ranges = bob.transport().0.take();
         assert_eq!(
             ranges.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>(),
             expected,

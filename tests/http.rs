@@ -510,6 +510,9 @@ fn distribution_pages_through_a_changing_list_without_skipping_or_looping() {
     let report = block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new())).unwrap();
     assert!(report.complete);
     assert_eq!(report.distributed, 130 * 4, "{report:?}");
+    // Pairs listed again while their keys were being set (Dave's entries move the list) are
+    // not taken for pairs still missing after the set.
+    assert!(report.skipped.is_empty(), "{report:?}");
     let remaining: Vec<_> = w
         .server
         .missing_keys()
@@ -1065,24 +1068,35 @@ fn room_rescue_key_pair_created_through_the_api_serves_a_new_member() {
     assert_clean(&w);
 }
 
-/// A blocking transport (the real adapter inside) that records, for every request carrying
-/// `header`, its value and the thread that sent it; with `hold`, the first request whose value
+/// What [`ThreadRecorder`] records of a request, if anything.
+type RequestKey = Box<dyn Fn(&http::Request<Bytes>) -> Option<String> + Send + Sync>;
+
+/// A blocking transport (the real adapter inside) that records, for every request that `key`
+/// names, that name and the thread that sent it; with `hold`, the first request whose name
 /// starts with the prefix waits until the receiver gets a signal.
 struct ThreadRecorder {
     inner: BlockingReqwestTransport,
-    header: http::header::HeaderName,
+    key: RequestKey,
     hold: Option<(&'static str, Mutex<std::sync::mpsc::Receiver<()>>)>,
     seen: Mutex<Vec<(String, std::thread::ThreadId)>>,
 }
 
 impl ThreadRecorder {
-    fn new(header: http::header::HeaderName) -> Self {
+    fn new(key: impl Fn(&http::Request<Bytes>) -> Option<String> + Send + Sync + 'static) -> Self {
         ThreadRecorder {
             inner: BlockingReqwestTransport::new().unwrap(),
-            header,
+            key: Box::new(key),
             hold: None,
             seen: Mutex::default(),
         }
+    }
+
+    /// Records the requests carrying `header`, by its value.
+    fn by_header(header: http::header::HeaderName) -> Self {
+        Self::new(move |request| {
+            let value = request.headers().get(&header)?;
+            Some(value.to_str().unwrap_or_default().to_owned())
+        })
     }
 
     /// What was recorded so far, and a fresh start.
@@ -1097,8 +1111,7 @@ impl dracoon_crypto::transport::BlockingTransport for ThreadRecorder {
         request: http::Request<Bytes>,
         limit: dracoon_crypto::transport::BodyLimit,
     ) -> Result<http::Response<Bytes>, dracoon_crypto::TransportError> {
-        if let Some(value) = request.headers().get(&self.header) {
-            let value = value.to_str().unwrap_or_default().to_owned();
+        if let Some(value) = (self.key)(&request) {
             if let Some((prefix, signal)) = &self.hold
                 && value.starts_with(prefix)
             {
@@ -1152,7 +1165,7 @@ fn blocking_uploads_encrypt_the_next_chunk_while_one_is_sent() {
     // Holds the first chunk's request until the source signalled.
     let gate = ThreadRecorder {
         hold: Some(("bytes 0-", Mutex::new(rx))),
-        ..ThreadRecorder::new(http::header::CONTENT_RANGE)
+        ..ThreadRecorder::by_header(http::header::CONTENT_RANGE)
     };
     let alice = Client::new(Blocking(gate), &w.server.base_url())
         .unwrap()
@@ -1210,7 +1223,7 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
         &mut |_| {},
     ))
     .unwrap();
-    let recorder = ThreadRecorder::new(http::header::RANGE);
+    let recorder = ThreadRecorder::by_header(http::header::RANGE);
     let bob = Client::new(Blocking(recorder), &w.server.base_url())
         .unwrap()
         .with_auth_token(&w.users[0].token)
@@ -1264,4 +1277,73 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
     check("download_to_writer");
     let ends: Vec<u64> = (1..=4).map(|i| (i * MIB).min(plain.len()) as u64).collect();
     assert_eq!(seen, ends, "progress once per chunk, after it was spooled");
+}
+
+/// Distribution lists the next page while the RSA work of the current one runs: through the
+/// blocking adapter, that list goes out from a helper thread before the current page's keys are
+/// set, at the offset where the next page will start once they are (FORMAT.md §6.1 lists from
+/// offset 0 after each round: the same entries). A serial loop lists only from the caller, and
+/// only after each POST. Every pair is served once, nothing is skipped, and the run ends with
+/// a list from offset 0 made after the last keys were set.
+#[test]
+fn blocking_distribution_lists_the_next_page_while_the_rsa_work_runs() {
+    let w = world();
+    // 120 files x (bob, carol): 240 missing pairs, pages of 100, 100 and 40.
+    for i in 0..120 {
+        let (ct, key) = encrypt_bytes(format!("file {i}").as_bytes()).unwrap();
+        let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
+        w.server.put_file(
+            w.room,
+            &format!("f{i}.txt"),
+            ct,
+            &key,
+            &[(w.users[0].id, mine)],
+        );
+    }
+    let recorder = ThreadRecorder::new(|request| {
+        let path = request.uri().path();
+        let offset = request
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("offset="));
+        match (request.method().as_str(), offset) {
+            ("GET", Some(offset)) if path.ends_with("/nodes/missingFileKeys") => {
+                Some(format!("list {offset}"))
+            }
+            ("POST", _) if path.ends_with("/nodes/files/keys") => Some("set".into()),
+            _ => None,
+        }
+    });
+    let alice = Client::new(Blocking(recorder), &w.server.base_url())
+        .unwrap()
+        .with_auth_token(&w.users[0].token)
+        .with_retry_policy(fast_retries());
+    let keys = block_on(alice.key_ring(&password(0), None, None)).unwrap();
+    let report = block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new())).unwrap();
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.distributed, 240, "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    assert_eq!(report.list_requests, 4, "{report:?}");
+    assert!(w.server.missing_keys().is_empty());
+
+    let caller = std::thread::current().id();
+    let seen = alice.transport().0.take();
+    let (names, threads): (Vec<&str>, Vec<bool>) = seen
+        .iter()
+        .map(|(name, thread)| (name.as_str(), *thread == caller))
+        .unzip();
+    assert_eq!(
+        names,
+        [
+            "list 0", "list 100", "set", "list 100", "set", "set", "list 0"
+        ],
+        "the next page is listed before this page's keys are set"
+    );
+    assert_eq!(
+        threads,
+        [true, false, true, false, true, true, true],
+        "the lists of the next page overlap the RSA work (a helper thread); the rest is the caller's"
+    );
 }

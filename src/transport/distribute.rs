@@ -10,6 +10,7 @@ use super::client::{Call, Client, Event};
 use super::models::{
     Lenient, MissingKeysResponse, UserFileKeySetBatchRequest, UserFileKeySetRequest,
 };
+use super::overlap::overlapped;
 use crate::error::{Error, Result};
 use crate::file_key::{EncryptedFileKey, PlainFileKey};
 use crate::keys::{UserKeyPair, UserPublicKey};
@@ -331,6 +332,141 @@ pub(crate) fn par_map<I: Sync, O: Send>(items: &[I], f: impl Fn(&I) -> O + Sync)
     })
 }
 
+/// Where a round's job gets its file key from.
+enum FileKeySource {
+    /// Unwrapped in an earlier round.
+    Known(PlainFileKey),
+    /// To unwrap now: the usable candidates, tried in order.
+    Unwrap(Vec<EncryptedFileKey>),
+}
+
+/// The RSA work of one file in a round: its key, and the (user, public key) pairs to wrap it for.
+struct FileJob {
+    key: FileKeySource,
+    targets: Vec<(i64, UserPublicKey)>,
+}
+
+impl FileJob {
+    fn new(key: FileKeySource) -> Self {
+        FileJob {
+            key,
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// What [`run_round`] did for one [`FileJob`].
+#[derive(Default)]
+struct JobOutcome {
+    /// The unwrap's result, for a key that was to be unwrapped (`Some(None)`: no candidate
+    /// could be unwrapped).
+    unwrapped: Option<Option<PlainFileKey>>,
+    /// One entry per target, in order (empty when there was no key to wrap).
+    wrapped: Vec<Option<EncryptedFileKey>>,
+}
+
+/// Runs a round's RSA work on scoped threads across the available cores. The threads take
+/// the unwraps first (the long private-key operations) and then the wraps of every file whose
+/// key is known, so a core that is done with its unwraps wraps keys while another finishes
+/// the last unwrap, instead of idling until the slowest unwrap of the round is done.
+fn run_round(jobs: &[FileJob], ring: &KeyRing) -> Vec<JobOutcome> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, PoisonError};
+
+    let to_unwrap: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(jobs[i].key, FileKeySource::Unwrap(_)))
+        .collect();
+    // Files whose key is known and whose wraps no thread has taken yet.
+    let ready: Mutex<Vec<(usize, PlainFileKey)>> = Mutex::new(
+        jobs.iter()
+            .enumerate()
+            .filter_map(|(i, job)| match &job.key {
+                FileKeySource::Known(key) => Some((i, key.clone())),
+                FileKeySource::Unwrap(_) => None,
+            })
+            .collect(),
+    );
+    let next_unwrap = AtomicUsize::new(0);
+    let worker = || {
+        let mut done: Vec<(usize, JobOutcome)> = Vec::new();
+        loop {
+            let n = next_unwrap.fetch_add(1, Ordering::Relaxed);
+            if let Some(&i) = to_unwrap.get(n) {
+                let FileKeySource::Unwrap(candidates) = &jobs[i].key else {
+                    continue;
+                };
+                let key = candidates.iter().find_map(|k| ring.unwrap_file_key(k).ok());
+                if let Some(key) = &key {
+                    ready
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((i, key.clone()));
+                }
+                done.push((
+                    i,
+                    JobOutcome {
+                        unwrapped: Some(key),
+                        wrapped: Vec::new(),
+                    },
+                ));
+                continue;
+            }
+            // No unwrap is left to take. A thread still unwrapping queues that key and then
+            // comes here itself, so nothing queued is left behind when this thread stops.
+            let next = ready.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let Some((i, key)) = next else {
+                return done;
+            };
+            let wrapped = jobs[i]
+                .targets
+                .iter()
+                .map(|(_, pk)| pk.wrap_file_key(&key).ok())
+                .collect();
+            done.push((
+                i,
+                JobOutcome {
+                    unwrapped: None,
+                    wrapped,
+                },
+            ));
+        }
+    };
+    let work = to_unwrap.len() + jobs.iter().filter(|j| !j.targets.is_empty()).count();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(work)
+        .max(1);
+    let parts: Vec<Vec<(usize, JobOutcome)>> = if threads == 1 {
+        vec![worker()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let mut outcomes: Vec<JobOutcome> = std::iter::repeat_with(JobOutcome::default)
+        .take(jobs.len())
+        .collect();
+    for (i, part) in parts.into_iter().flatten() {
+        let slot = &mut outcomes[i];
+        if part.unwrapped.is_some() {
+            slot.unwrapped = part.unwrapped;
+        }
+        if !part.wrapped.is_empty() {
+            slot.wrapped = part.wrapped;
+        }
+    }
+    outcomes
+}
+
+/// The list request for the page at `offset`.
+fn list_call(filter: &MissingKeysFilter, offset: i64) -> Call {
+    Call::api(Method::GET, filter.query(offset), "list missing file keys")
+}
+
 /// One round's page, indexed.
 struct Page {
     pairs: Vec<(i64, i64)>,
@@ -418,10 +554,13 @@ fn index_page(resp: MissingKeysResponse) -> Page {
 
 impl<T: Transport> Client<T> {
     /// Distributes missing file keys: pages through `GET /nodes/missingFileKeys` (100 per
-    /// request, always from offset 0 while progress is made), unwraps each file key once with
-    /// `keys`, wraps it for **every** public key of each listed user (in that key's version),
-    /// and sets them with `POST /nodes/files/keys`, until the server lists nothing that can be
-    /// served. Entries that cannot be served are skipped once and reported (with an
+    /// request), unwraps each file key once with `keys`, wraps it for **every** public key of
+    /// each listed user (in that key's version), and sets them with `POST /nodes/files/keys`,
+    /// until a list made after the last keys were set shows nothing that can be served. While
+    /// a page's RSA work runs, the next page is listed, at the offset where it will start once
+    /// this page's keys are set (so while progress is made, the pages are the ones a list from
+    /// offset 0 after each round would show); a pass that made progress ends with a list from
+    /// offset 0. Entries that cannot be served are skipped once and reported (with an
     /// [`Event::Skipped`]); the run then moves past them, so it never loops on them. RSA work
     /// runs in parallel across cores, through [`Transport::offload`]. A server cannot multiply
     /// that work: at most [`MAX_CANDIDATE_KEYS_PER_FILE`] wrapped keys are tried per
@@ -461,14 +600,23 @@ impl<T: Transport> Client<T> {
         // server ignores the offset (nothing on it can change: its pairs are all unservable
         // now), so the run stops instead of walking on to `max_requests`.
         let mut stale_pages: HashSet<Vec<(i64, i64)>> = HashSet::new();
+        // The next page, listed while the last round's RSA work ran (before its keys were set),
+        // and the pairs that round served.
+        let mut prefetched: Option<Result<MissingKeysResponse>> = None;
+        let mut last_served: HashSet<(i64, i64)> = HashSet::new();
         loop {
-            if report.list_requests >= max_requests {
-                report.complete = false;
-                return Ok(report);
-            }
-            let call = Call::api(Method::GET, filter.query(offset), "list missing file keys");
-            let resp: MissingKeysResponse = self.call_json(&call).await?;
-            report.list_requests += 1;
+            let fresh = prefetched.is_none();
+            let resp = if let Some(listed) = prefetched.take() {
+                listed?
+            } else {
+                if report.list_requests >= max_requests {
+                    report.complete = false;
+                    return Ok(report);
+                }
+                report.list_requests += 1;
+                self.call_json(&list_call(filter, offset)).await?
+            };
+            let full = resp.items.len() >= PAGE as usize;
             let page = index_page(resp);
             for reason in &page.malformed {
                 if malformed_seen.insert(reason.clone()) {
@@ -481,6 +629,11 @@ impl<T: Transport> Client<T> {
                 }
             }
             if page.pairs.is_empty() {
+                if !fresh {
+                    // Listed before the last keys were set: only a list after them can say
+                    // that nothing is left.
+                    continue;
+                }
                 if offset == 0 || !progress_in_pass {
                     report.complete = true;
                     return Ok(report);
@@ -497,7 +650,8 @@ impl<T: Transport> Client<T> {
             // What is new on this page?
             let mut todo: Vec<(i64, i64)> = Vec::new();
             for &pair in &page.pairs {
-                if unservable.contains(&pair) {
+                if unservable.contains(&pair) || (!fresh && last_served.contains(&pair)) {
+                    // Known, or listed before its key was set (a list that changed order).
                     continue;
                 }
                 if served.contains(&pair) {
@@ -513,11 +667,12 @@ impl<T: Transport> Client<T> {
                 todo.push(pair);
             }
 
-            // Unwrap each file key not unwrapped yet (in parallel, off the executor).
-            let mut to_unwrap: Vec<(i64, Vec<EncryptedFileKey>)> = Vec::new();
-            let mut queued: HashSet<i64> = HashSet::new();
+            // One RSA job per file of this round: unwrap its key unless known, and wrap it for
+            // every public key of its users on this page (in parallel, off the executor).
+            let mut jobs: Vec<FileJob> = Vec::new();
+            let mut job_of: HashMap<i64, usize> = HashMap::new();
             for &(file, user) in &todo {
-                if plain.contains_key(&file) || queued.contains(&file) {
+                if plain.contains_key(&file) || job_of.contains_key(&file) {
                     continue;
                 }
                 let listed = page.files.get(&file).map(Vec::as_slice).unwrap_or_default();
@@ -540,33 +695,76 @@ impl<T: Transport> Client<T> {
                     self.skip(&mut report, Some(file), Some(user), reason);
                     continue;
                 }
-                queued.insert(file);
-                to_unwrap.push((file, usable));
+                job_of.insert(file, jobs.len());
+                jobs.push(FileJob::new(FileKeySource::Unwrap(usable)));
             }
-            if !to_unwrap.is_empty() {
+            for &(file, user) in &todo {
+                if unservable.contains(&(file, user)) {
+                    continue;
+                }
+                let Some(pubs) = page.users.get(&user).filter(|v| !v.is_empty()) else {
+                    continue;
+                };
+                let job = match (job_of.get(&file), plain.get(&file)) {
+                    (Some(&i), _) => i,
+                    (None, Some(Some(key))) => {
+                        job_of.insert(file, jobs.len());
+                        jobs.push(FileJob::new(FileKeySource::Known(key.clone())));
+                        jobs.len() - 1
+                    }
+                    (None, _) => continue,
+                };
+                jobs[job]
+                    .targets
+                    .extend(pubs.iter().map(|pk| (user, pk.clone())));
+            }
+            // While the RSA work runs, the next page is listed: at the offset after this page,
+            // which is where it will start once this page's keys are set and gone from the
+            // list. Only a full page can have one after it.
+            let prefetch = full && !jobs.is_empty() && report.list_requests < max_requests;
+            let next_offset = offset.saturating_add(page_len);
+            let (jobs, outcomes) = if jobs.is_empty() {
+                (jobs, Vec::new())
+            } else {
                 let ring = keys.clone();
-                let (to_unwrap, unwrapped) = self
-                    .offload(move || {
-                        let keys = par_map(&to_unwrap, |(_, candidates)| {
-                            candidates.iter().find_map(|k| ring.unwrap_file_key(k).ok())
-                        });
-                        (to_unwrap, keys)
-                    })
-                    .await?;
-                for ((file, _), key) in to_unwrap.iter().zip(unwrapped) {
-                    plain.insert(*file, key);
+                let rsa = self.offload(move || {
+                    let outcomes = run_round(&jobs, &ring);
+                    (jobs, outcomes)
+                });
+                if prefetch {
+                    report.list_requests += 1;
+                    let call = list_call(filter, next_offset);
+                    // RSA work always outweighs a thread.
+                    let (listed, done) =
+                        overlapped(self.transport(), usize::MAX, self.call_json(&call), rsa).await;
+                    prefetched = Some(listed);
+                    done?
+                } else {
+                    rsa.await?
+                }
+            };
+            // The wrapped keys by pair, in the order of each user's public keys.
+            let mut wrapped: HashMap<(i64, i64), Vec<EncryptedFileKey>> = HashMap::new();
+            for (file, &i) in &job_of {
+                let (job, outcome) = (&jobs[i], &outcomes[i]);
+                if let Some(key) = &outcome.unwrapped {
+                    plain.insert(*file, key.clone());
+                }
+                for ((user, _), key) in job.targets.iter().zip(&outcome.wrapped) {
+                    let slot = wrapped.entry((*file, *user)).or_default();
+                    if let Some(key) = key {
+                        slot.push(key.clone());
+                    }
                 }
             }
 
-            // Wrap for every public key of every target user (in parallel, off the executor).
-            let mut wrap_jobs: Vec<(i64, i64, UserPublicKey, PlainFileKey)> = Vec::new();
             let mut pairs_in_round: Vec<(i64, i64)> = Vec::new();
             for &(file, user) in &todo {
                 if unservable.contains(&(file, user)) {
                     continue;
                 }
-                let key = match plain.get(&file) {
-                    Some(Some(k)) => k,
+                match plain.get(&file) {
+                    Some(Some(_)) => {}
                     Some(None) => {
                         unservable.insert((file, user));
                         self.skip(
@@ -578,8 +776,8 @@ impl<T: Transport> Client<T> {
                         continue;
                     }
                     None => continue,
-                };
-                let Some(pubs) = page.users.get(&user).filter(|v| !v.is_empty()) else {
+                }
+                if page.users.get(&user).is_none_or(Vec::is_empty) {
                     let reason = match page.user_problems.get(&user) {
                         Some(p) => SkipReason::UnreadablePublicKey(p.clone()),
                         None => SkipReason::NoPublicKey,
@@ -587,43 +785,24 @@ impl<T: Transport> Client<T> {
                     unservable.insert((file, user));
                     self.skip(&mut report, Some(file), Some(user), reason);
                     continue;
-                };
+                }
                 pairs_in_round.push((file, user));
-                for pk in pubs {
-                    wrap_jobs.push((file, user, pk.clone(), key.clone()));
-                }
             }
-            let (wrap_jobs, wrapped) = if wrap_jobs.is_empty() {
-                (wrap_jobs, Vec::new())
-            } else {
-                self.offload(move || {
-                    let wrapped = par_map(&wrap_jobs, |(_, _, pk, key)| pk.wrap_file_key(key).ok());
-                    (wrap_jobs, wrapped)
-                })
-                .await?
-            };
-            let mut items = Vec::with_capacity(wrapped.len());
+            let mut items = Vec::new();
             let mut ok_pairs: HashSet<(i64, i64)> = HashSet::new();
-            for ((file, user, _, _), key) in wrap_jobs.iter().zip(wrapped) {
-                if let Some(file_key) = key {
-                    ok_pairs.insert((*file, *user));
-                    items.push(UserFileKeySetRequest {
-                        file_id: *file,
-                        user_id: *user,
-                        file_key,
-                    });
+            for &(file, user) in &pairs_in_round {
+                let keys = wrapped.remove(&(file, user)).unwrap_or_default();
+                if keys.is_empty() {
+                    unservable.insert((file, user));
+                    self.skip(&mut report, Some(file), Some(user), SkipReason::WrapFailed);
+                    continue;
                 }
-            }
-            for pair in &pairs_in_round {
-                if !ok_pairs.contains(pair) {
-                    unservable.insert(*pair);
-                    self.skip(
-                        &mut report,
-                        Some(pair.0),
-                        Some(pair.1),
-                        SkipReason::WrapFailed,
-                    );
-                }
+                ok_pairs.insert((file, user));
+                items.extend(keys.into_iter().map(|file_key| UserFileKeySetRequest {
+                    file_id: file,
+                    user_id: user,
+                    file_key,
+                }));
             }
 
             for batch in items.chunks(POST_BATCH) {
@@ -643,17 +822,25 @@ impl<T: Transport> Client<T> {
                     pairs: report.distributed,
                 });
             }
-            served.extend(ok_pairs);
+            served.extend(ok_pairs.iter().copied());
             if progress {
                 progress_in_pass = true;
                 stale_pages.clear();
+                if prefetched.is_some() {
+                    // The prefetched page starts after the pairs of this page that are still
+                    // listed (those just served are gone); a list that changed meanwhile is
+                    // caught by the pass from offset 0 that ends every pass with progress.
+                    let served_here = i64::try_from(ok_pairs.len()).unwrap_or(page_len);
+                    offset = next_offset.saturating_sub(served_here).max(offset);
+                }
             } else if !stale_pages.insert(page.pairs) {
                 report.complete = false;
                 return Ok(report);
             } else {
                 // Nothing on this page can be served: move past it.
-                offset = offset.saturating_add(page_len);
+                offset = next_offset;
             }
+            last_served = ok_pairs;
         }
     }
 
@@ -677,6 +864,62 @@ impl<T: Transport> Client<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every job of a round gets exactly its own work done, whichever thread took it: known
+    /// keys are wrapped without an unwrap, keys to unwrap are tried candidate by candidate, a
+    /// key that cannot be unwrapped is wrapped for nobody, and every wrap is of the right key.
+    #[test]
+    fn a_round_does_each_jobs_own_work_and_nothing_else() {
+        let mine = UserKeyPair::generate(UserKeyPairVersion::Rsa2048).unwrap();
+        let theirs = UserKeyPair::generate(UserKeyPairVersion::Rsa2048).unwrap();
+        let ring = KeyRing::new(vec![mine.clone()]);
+        let foreign = |key: &PlainFileKey| theirs.public_key().wrap_file_key(key).unwrap();
+        let mut jobs = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..9 {
+            let (_, key) = crate::encrypt_bytes(format!("file {i}").as_bytes()).unwrap();
+            let for_me = mine.public_key().wrap_file_key(&key).unwrap();
+            let source = match i % 4 {
+                0 => FileKeySource::Known(key.clone()),
+                1 => FileKeySource::Unwrap(vec![for_me]),
+                // The first candidate is not for this ring; the second is.
+                2 => FileKeySource::Unwrap(vec![foreign(&key), for_me]),
+                _ => FileKeySource::Unwrap(vec![foreign(&key)]),
+            };
+            let mut job = FileJob::new(source);
+            // One job without targets; the others for one or two users.
+            for user in 0..(i % 3) {
+                job.targets.push((user, theirs.public_key().clone()));
+            }
+            jobs.push(job);
+            expected.push((i % 4, key));
+        }
+        let outcomes = run_round(&jobs, &ring);
+        assert_eq!(outcomes.len(), jobs.len());
+        for ((kind, key), (job, outcome)) in expected.iter().zip(jobs.iter().zip(&outcomes)) {
+            let json = key.to_json();
+            match kind {
+                0 => assert!(outcome.unwrapped.is_none(), "a known key is not unwrapped"),
+                1 | 2 => {
+                    let got = outcome.unwrapped.as_ref().unwrap().as_ref().unwrap();
+                    assert_eq!(got.to_json(), json);
+                }
+                _ => {
+                    assert!(matches!(outcome.unwrapped, Some(None)));
+                    assert!(outcome.wrapped.is_empty(), "nothing to wrap without a key");
+                    continue;
+                }
+            }
+            assert_eq!(outcome.wrapped.len(), job.targets.len());
+            for wrapped in &outcome.wrapped {
+                let back = theirs
+                    .private_key()
+                    .unwrap_file_key(wrapped.as_ref().unwrap())
+                    .unwrap();
+                assert_eq!(back.to_json(), json);
+            }
+        }
+    }
 
     /// A page listing one file with `n` distinct wrapped keys of version A.
     fn page_with_keys(n: usize) -> MissingKeysResponse {

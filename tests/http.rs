@@ -1279,14 +1279,15 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
     assert_eq!(seen, ends, "progress once per chunk, after it was spooled");
 }
 
-/// Distribution lists the next page while the RSA work of the current one runs: through the
-/// blocking adapter, that list goes out from a helper thread before the current page's keys are
-/// set, at the offset where the next page will start once they are (FORMAT.md §6.1 lists from
-/// offset 0 after each round: the same entries). A serial loop lists only from the caller, and
-/// only after each POST. Every pair is served once, nothing is skipped, and the run ends with
-/// a list from offset 0 made after the last keys were set.
+/// Distribution's requests overlap its RSA work: while a page's keys are unwrapped and wrapped,
+/// the last page's keys are set and then the next page is listed, at the offset where it will
+/// start once the current page's keys are set (FORMAT.md §6.1 lists from offset 0 after each
+/// round: the same entries). Through the blocking adapter those requests go out from a helper
+/// thread; a serial loop sends everything from the caller, and lists only after each POST.
+/// Every pair is served once, nothing is skipped, and the run ends with the last page's keys
+/// and a list from offset 0 made after them.
 #[test]
-fn blocking_distribution_lists_the_next_page_while_the_rsa_work_runs() {
+fn blocking_distribution_sets_and_lists_while_the_rsa_work_runs() {
     let w = world();
     // 120 files x (bob, carol): 240 missing pairs, pages of 100, 100 and 40.
     for i in 0..120 {
@@ -1343,7 +1344,7 @@ fn blocking_distribution_lists_the_next_page_while_the_rsa_work_runs() {
     );
     assert_eq!(
         threads,
-        [true, false, true, false, true, true, true],
-        "the lists of the next page overlap the RSA work (a helper thread); the rest is the caller's"
+        [true, false, false, false, false, true, true],
+        "the first list and the last page's keys and list are the caller's; the rest overlaps RSA"
     );
 }

@@ -462,6 +462,13 @@ fn run_round(jobs: &[FileJob], ring: &KeyRing) -> Vec<JobOutcome> {
     outcomes
 }
 
+/// A round's keys, waiting to be set.
+struct PendingKeys {
+    items: Vec<UserFileKeySetRequest>,
+    /// The (file, user) pairs they serve.
+    pairs: u64,
+}
+
 /// The list request for the page at `offset`.
 fn list_call(filter: &MissingKeysFilter, offset: i64) -> Call {
     Call::api(Method::GET, filter.query(offset), "list missing file keys")
@@ -604,11 +611,15 @@ impl<T: Transport> Client<T> {
         // and the pairs that round served.
         let mut prefetched: Option<Result<MissingKeysResponse>> = None;
         let mut last_served: HashSet<(i64, i64)> = HashSet::new();
+        // The last round's keys, not set yet.
+        let mut pending: Option<PendingKeys> = None;
         loop {
             let fresh = prefetched.is_none();
             let resp = if let Some(listed) = prefetched.take() {
                 listed?
             } else {
+                // A list from here sees every key computed so far.
+                self.flush_keys(&mut report, &mut pending).await?;
                 if report.list_requests >= max_requests {
                     report.complete = false;
                     return Ok(report);
@@ -718,12 +729,14 @@ impl<T: Transport> Client<T> {
                     .targets
                     .extend(pubs.iter().map(|pk| (user, pk.clone())));
             }
-            // While the RSA work runs, the next page is listed: at the offset after this page,
-            // which is where it will start once this page's keys are set and gone from the
-            // list. Only a full page can have one after it.
+            // While this page's RSA work runs, the last round's keys are set and then the next
+            // page is listed: at the offset after this page, which is where it will start once
+            // this page's keys are set and gone from the list. Only a full page can have one
+            // after it.
             let prefetch = full && !jobs.is_empty() && report.list_requests < max_requests;
             let next_offset = offset.saturating_add(page_len);
             let (jobs, outcomes) = if jobs.is_empty() {
+                self.flush_keys(&mut report, &mut pending).await?;
                 (jobs, Vec::new())
             } else {
                 let ring = keys.clone();
@@ -731,16 +744,28 @@ impl<T: Transport> Client<T> {
                     let outcomes = run_round(&jobs, &ring);
                     (jobs, outcomes)
                 });
-                if prefetch {
-                    report.list_requests += 1;
-                    let call = list_call(filter, next_offset);
-                    // RSA work always outweighs a thread.
-                    let (listed, done) =
-                        overlapped(self.transport(), usize::MAX, self.call_json(&call), rsa).await;
-                    prefetched = Some(listed);
-                    done?
-                } else {
+                let last = pending.take();
+                let list = prefetch.then(|| list_call(filter, next_offset));
+                if last.is_none() && list.is_none() {
                     rsa.await?
+                } else {
+                    let send = async {
+                        if let Some(last) = &last {
+                            self.set_keys(&last.items).await?;
+                        }
+                        Ok(match &list {
+                            Some(call) => Some(self.call_json::<MissingKeysResponse>(call).await),
+                            None => None,
+                        })
+                    };
+                    report.list_requests += u32::from(prefetch);
+                    // RSA work always outweighs a thread.
+                    let (sent, done) = overlapped(self.transport(), usize::MAX, send, rsa).await;
+                    prefetched = sent?;
+                    if let Some(last) = last {
+                        self.count_set(&mut report, &last);
+                    }
+                    done?
                 }
             };
             // The wrapped keys by pair, in the order of each user's public keys.
@@ -805,21 +830,12 @@ impl<T: Transport> Client<T> {
                 }));
             }
 
-            for batch in items.chunks(POST_BATCH) {
-                let body = UserFileKeySetBatchRequest {
-                    items: batch.to_vec(),
-                };
-                let call = Call::api(Method::POST, "/nodes/files/keys".into(), "set file keys")
-                    .idempotent(true)
-                    .json(&body)?;
-                self.call_empty(&call).await?;
-                report.keys_set += batch.len() as u64;
-            }
             let progress = !ok_pairs.is_empty();
-            report.distributed += ok_pairs.len() as u64;
             if progress {
-                self.emit(Event::Distributed {
-                    pairs: report.distributed,
+                // Set while the next round's RSA runs, or before the next list from here.
+                pending = Some(PendingKeys {
+                    items,
+                    pairs: ok_pairs.len() as u64,
                 });
             }
             served.extend(ok_pairs.iter().copied());
@@ -834,6 +850,7 @@ impl<T: Transport> Client<T> {
                     offset = next_offset.saturating_sub(served_here).max(offset);
                 }
             } else if !stale_pages.insert(page.pairs) {
+                self.flush_keys(&mut report, &mut pending).await?;
                 report.complete = false;
                 return Ok(report);
             } else {
@@ -842,6 +859,42 @@ impl<T: Transport> Client<T> {
             }
             last_served = ok_pairs;
         }
+    }
+
+    /// Sets keys with `POST /nodes/files/keys`, in batches.
+    async fn set_keys(&self, items: &[UserFileKeySetRequest]) -> Result<()> {
+        for batch in items.chunks(POST_BATCH) {
+            let body = UserFileKeySetBatchRequest {
+                items: batch.to_vec(),
+            };
+            let call = Call::api(Method::POST, "/nodes/files/keys".into(), "set file keys")
+                .idempotent(true)
+                .json(&body)?;
+            self.call_empty(&call).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts keys that were set, and reports the progress.
+    fn count_set(&self, report: &mut DistributionReport, set: &PendingKeys) {
+        report.keys_set += set.items.len() as u64;
+        report.distributed += set.pairs;
+        self.emit(Event::Distributed {
+            pairs: report.distributed,
+        });
+    }
+
+    /// Sets the pending keys, if any, now.
+    async fn flush_keys(
+        &self,
+        report: &mut DistributionReport,
+        pending: &mut Option<PendingKeys>,
+    ) -> Result<()> {
+        if let Some(keys) = pending.take() {
+            self.set_keys(&keys.items).await?;
+            self.count_set(report, &keys);
+        }
+        Ok(())
     }
 
     fn skip(

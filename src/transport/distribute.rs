@@ -564,10 +564,10 @@ impl<T: Transport> Client<T> {
     /// request), unwraps each file key once with `keys`, wraps it for **every** public key of
     /// each listed user (in that key's version), and sets them with `POST /nodes/files/keys`,
     /// until a list made after the last keys were set shows nothing that can be served. While
-    /// a page's RSA work runs, the next page is listed, at the offset where it will start once
-    /// this page's keys are set (so while progress is made, the pages are the ones a list from
-    /// offset 0 after each round would show); a pass that made progress ends with a list from
-    /// offset 0. Entries that cannot be served are skipped once and reported (with an
+    /// a page's RSA work runs, the last page's keys are set and then the next page is listed,
+    /// at the offset where it will start once this page's keys are set (so while progress is
+    /// made, the pages are the ones a list from offset 0 after each round would show); a pass
+    /// that made progress ends with a list from offset 0. Entries that cannot be served are skipped once and reported (with an
     /// [`Event::Skipped`]); the run then moves past them, so it never loops on them. RSA work
     /// runs in parallel across cores, through [`Transport::offload`]. A server cannot multiply
     /// that work: at most [`MAX_CANDIDATE_KEYS_PER_FILE`] wrapped keys are tried per

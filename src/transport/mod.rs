@@ -15,8 +15,8 @@
 //! to completion on the calling thread. Uploads and downloads are pipelined (the next chunk
 //! encrypted, or the last one decrypted and written, while a request is in flight); for a
 //! [`Blocking`] transport that request runs on a scoped helper thread
-//! ([`Transport::sends_inline`]). Distribution lists the next page of missing keys while
-//! the RSA work of the current one runs.
+//! ([`Transport::sends_inline`]). Distribution sets the last page's keys and lists the
+//! next page while the RSA work of the current one runs.
 //!
 //! Why not sans-I/O state machines? The workflows are long and branchy (paging with a
 //! changing list, retries with back-off, chunk loops that read a source, encrypt, resend, poll).

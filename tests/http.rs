@@ -458,6 +458,74 @@ fn s3_upload_with_part_faults_through_both_adapters() {
     assert_no_secrets(&w, &log.lock().unwrap());
 }
 
+/// `n` files in the room (`"file {i}"` in `f{i}.txt`) whose keys only alice has.
+fn files_only_alice_can_read(w: &World, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|i| {
+            let (ct, key) = encrypt_bytes(format!("file {i}").as_bytes()).unwrap();
+            let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
+            w.server.put_file(
+                w.room,
+                &format!("f{i}.txt"),
+                ct,
+                &key,
+                &[(w.users[0].id, mine)],
+            )
+        })
+        .collect()
+}
+
+/// A distribution request by name: `list {offset}` or `set`; `None` for any other request.
+fn distribution_request(method: &str, path: &str, query: &str) -> Option<String> {
+    let offset = query.split('&').find_map(|kv| kv.strip_prefix("offset="));
+    match (method, offset) {
+        ("GET", Some(offset)) if path.ends_with("/nodes/missingFileKeys") => {
+            Some(format!("list {offset}"))
+        }
+        ("POST", _) if path.ends_with("/nodes/files/keys") => Some("set".into()),
+        _ => None,
+    }
+}
+
+/// The distribution requests in the order the server received them.
+fn distribution_requests(w: &World) -> Vec<String> {
+    w.server
+        .requests()
+        .iter()
+        .filter_map(|r| distribution_request(&r.method, &r.path, &r.query))
+        .collect()
+}
+
+/// The async adapter's distribution makes the same requests in the same order as the
+/// blocking one's (`blocking_distribution_sets_and_lists_while_the_rsa_work_runs`): each
+/// page's list goes out before the keys of the page before it are set, so it was sent
+/// while that page's RSA work ran.
+#[test]
+fn async_distribution_lists_the_next_page_before_setting_the_last_keys() {
+    let w = world();
+    let log: Log = Log::default();
+    files_only_alice_can_read(&w, 120);
+    let alice = async_client(&w, 0, &log);
+    let rt = runtime();
+    let keys = rt
+        .block_on(alice.key_ring(&password(0), None, None))
+        .unwrap();
+    let report = rt
+        .block_on(alice.distribute_missing_keys(&keys, &MissingKeysFilter::new()))
+        .unwrap();
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.distributed, 240, "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    assert!(w.server.missing_keys().is_empty());
+    assert_eq!(
+        distribution_requests(&w),
+        [
+            "list 0", "list 100", "set", "list 100", "set", "set", "list 0"
+        ]
+    );
+    assert_clean(&w);
+}
+
 #[test]
 fn distribution_pages_through_a_changing_list_without_skipping_or_looping() {
     let w = world();
@@ -474,18 +542,7 @@ fn distribution_pages_through_a_changing_list_without_skipping_or_looping() {
     let frank = w.server.create_user("frank");
     w.server.add_room_member(w.room, frank.id);
 
-    let mut files = Vec::new();
-    for i in 0..130 {
-        let (ct, key) = encrypt_bytes(format!("file {i}").as_bytes()).unwrap();
-        let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
-        files.push(w.server.put_file(
-            w.room,
-            &format!("f{i}.txt"),
-            ct,
-            &key,
-            &[(w.users[0].id, mine)],
-        ));
-    }
+    let files = files_only_alice_can_read(&w, 130);
     // 130 files x (bob, carol, erin) missing; after the first page Dave joins too.
     w.server.inject(Fault::AddRoomMemberAfterMissingKeysPage {
         room_id: w.room,
@@ -1290,32 +1347,14 @@ fn blocking_downloads_fetch_the_next_chunk_on_a_helper_thread() {
 fn blocking_distribution_sets_and_lists_while_the_rsa_work_runs() {
     let w = world();
     // 120 files x (bob, carol): 240 missing pairs, pages of 100, 100 and 40.
-    for i in 0..120 {
-        let (ct, key) = encrypt_bytes(format!("file {i}").as_bytes()).unwrap();
-        let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
-        w.server.put_file(
-            w.room,
-            &format!("f{i}.txt"),
-            ct,
-            &key,
-            &[(w.users[0].id, mine)],
-        );
-    }
+    files_only_alice_can_read(&w, 120);
     let recorder = ThreadRecorder::new(|request| {
-        let path = request.uri().path();
-        let offset = request
-            .uri()
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("offset="));
-        match (request.method().as_str(), offset) {
-            ("GET", Some(offset)) if path.ends_with("/nodes/missingFileKeys") => {
-                Some(format!("list {offset}"))
-            }
-            ("POST", _) if path.ends_with("/nodes/files/keys") => Some("set".into()),
-            _ => None,
-        }
+        let uri = request.uri();
+        distribution_request(
+            request.method().as_str(),
+            uri.path(),
+            uri.query().unwrap_or_default(),
+        )
     });
     let alice = Client::new(Blocking(recorder), &w.server.base_url())
         .unwrap()

@@ -272,6 +272,73 @@ fn a_list_that_never_shrinks_is_bounded() {
 }
 
 #[test]
+fn a_full_page_that_never_shrinks_and_ignores_the_offset_is_bounded() {
+    // 25 files x 4 users, a full page, answered for every offset (also the one listed while
+    // the RSA work runs); keys are accepted and the list stays as it is.
+    let targets: Vec<_> = (2..6)
+        .map(|id| {
+            serde_json::json!({"id": id, "publicKeyContainer":
+                pairs()[1].public_key().to_container().unwrap()})
+        })
+        .collect();
+    let files: Vec<_> = (1..=25)
+        .map(|id| {
+            let (_, key) = encrypt_bytes(b"x").unwrap();
+            let mine = pairs()[0].public_key().wrap_file_key(&key).unwrap();
+            serde_json::json!({"id": id, "fileKeyContainer": mine})
+        })
+        .collect();
+    let items: Vec<_> = (1..=25)
+        .flat_map(|file| {
+            (2..6).map(move |user| serde_json::json!({"fileId": file, "userId": user}))
+        })
+        .collect();
+    let page = serde_json::json!({
+        "range": {"offset": 0, "limit": 100, "total": 100},
+        "items": items, "users": targets, "files": files,
+    })
+    .to_string();
+    let posted = Mutex::new(Vec::new());
+    let lists = Mutex::new(0u32);
+    let transport = |req: http::Request<Bytes>| -> Result<http::Response<Bytes>, TransportError> {
+        if req.method() == http::Method::POST {
+            let batch: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
+            for item in batch["items"].as_array().unwrap() {
+                let pair = (
+                    item["fileId"].as_i64().unwrap(),
+                    item["userId"].as_i64().unwrap(),
+                );
+                posted.lock().unwrap().push(pair);
+            }
+            return Ok(resp(204, ""));
+        }
+        *lists.lock().unwrap() += 1;
+        Ok(resp(200, &page))
+    };
+    let client = Client::new(Blocking(transport), "http://127.0.0.1:9").unwrap();
+    let ring = KeyRing::new(vec![pairs()[0].clone()]);
+    let report =
+        block_on(client.distribute_missing_keys(&ring, &MissingKeysFilter::new())).unwrap();
+    assert_eq!(report.distributed, 100, "{report:?}");
+    assert_eq!(report.keys_set, 100, "{report:?}");
+    // Each pair was set once, and is then reported once as still missing.
+    let mut posted = posted.into_inner().unwrap();
+    posted.sort_unstable();
+    posted.dedup();
+    assert_eq!(posted.len(), 100);
+    assert_eq!(report.skipped.len(), 100, "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .all(|s| s.reason == SkipReason::StillMissingAfterSet)
+    );
+    assert!(!report.complete);
+    assert_eq!(report.list_requests, *lists.lock().unwrap());
+    assert!(report.list_requests <= 4, "{report:?}");
+}
+
+#[test]
 fn upload_falls_back_to_the_exclusive_content_range_only_when_refused() {
     // A server of the kind FORMAT.md §6.2 warns about: it wants `bytes start-(start+len)/total`.
     let seen = Mutex::new(Vec::new());

@@ -342,13 +342,15 @@ enum FileKeySource {
 
 /// The RSA work of one file in a round: its key, and the (user, public key) pairs to wrap it for.
 struct FileJob {
+    file: i64,
     key: FileKeySource,
     targets: Vec<(i64, UserPublicKey)>,
 }
 
 impl FileJob {
-    fn new(key: FileKeySource) -> Self {
+    fn new(file: i64, key: FileKeySource) -> Self {
         FileJob {
+            file,
             key,
             targets: Vec::new(),
         }
@@ -373,8 +375,13 @@ fn run_round(jobs: &[FileJob], ring: &KeyRing) -> Vec<JobOutcome> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Mutex, PoisonError};
 
-    let to_unwrap: Vec<usize> = (0..jobs.len())
-        .filter(|&i| matches!(jobs[i].key, FileKeySource::Unwrap(_)))
+    let to_unwrap: Vec<(usize, &[EncryptedFileKey])> = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, job)| match &job.key {
+            FileKeySource::Unwrap(candidates) => Some((i, candidates.as_slice())),
+            FileKeySource::Known(_) => None,
+        })
         .collect();
     // Files whose key is known and whose wraps no thread has taken yet.
     let ready: Mutex<Vec<(usize, PlainFileKey)>> = Mutex::new(
@@ -391,10 +398,7 @@ fn run_round(jobs: &[FileJob], ring: &KeyRing) -> Vec<JobOutcome> {
         let mut done: Vec<(usize, JobOutcome)> = Vec::new();
         loop {
             let n = next_unwrap.fetch_add(1, Ordering::Relaxed);
-            if let Some(&i) = to_unwrap.get(n) {
-                let FileKeySource::Unwrap(candidates) = &jobs[i].key else {
-                    continue;
-                };
+            if let Some(&(i, candidates)) = to_unwrap.get(n) {
                 let key = candidates.iter().find_map(|k| ring.unwrap_file_key(k).ok());
                 if let Some(key) = &key {
                     ready
@@ -707,7 +711,7 @@ impl<T: Transport> Client<T> {
                     continue;
                 }
                 job_of.insert(file, jobs.len());
-                jobs.push(FileJob::new(FileKeySource::Unwrap(usable)));
+                jobs.push(FileJob::new(file, FileKeySource::Unwrap(usable)));
             }
             for &(file, user) in &todo {
                 if unservable.contains(&(file, user)) {
@@ -720,7 +724,7 @@ impl<T: Transport> Client<T> {
                     (Some(&i), _) => i,
                     (None, Some(Some(key))) => {
                         job_of.insert(file, jobs.len());
-                        jobs.push(FileJob::new(FileKeySource::Known(key.clone())));
+                        jobs.push(FileJob::new(file, FileKeySource::Known(key.clone())));
                         jobs.len() - 1
                     }
                     (None, _) => continue,
@@ -770,16 +774,12 @@ impl<T: Transport> Client<T> {
             };
             // The wrapped keys by pair, in the order of each user's public keys.
             let mut wrapped: HashMap<(i64, i64), Vec<EncryptedFileKey>> = HashMap::new();
-            for (file, &i) in &job_of {
-                let (job, outcome) = (&jobs[i], &outcomes[i]);
-                if let Some(key) = &outcome.unwrapped {
-                    plain.insert(*file, key.clone());
+            for (job, outcome) in jobs.iter().zip(outcomes) {
+                if let Some(key) = outcome.unwrapped {
+                    plain.insert(job.file, key);
                 }
-                for ((user, _), key) in job.targets.iter().zip(&outcome.wrapped) {
-                    let slot = wrapped.entry((*file, *user)).or_default();
-                    if let Some(key) = key {
-                        slot.push(key.clone());
-                    }
+                for ((user, _), key) in job.targets.iter().zip(outcome.wrapped) {
+                    wrapped.entry((job.file, *user)).or_default().extend(key);
                 }
             }
 
@@ -939,7 +939,7 @@ mod tests {
                 2 => FileKeySource::Unwrap(vec![foreign(&key), for_me]),
                 _ => FileKeySource::Unwrap(vec![foreign(&key)]),
             };
-            let mut job = FileJob::new(source);
+            let mut job = FileJob::new(i, source);
             // One job without targets; the others for one or two users.
             for user in 0..(i % 3) {
                 job.targets.push((user, theirs.public_key().clone()));

@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
+use super::content::Content;
 use dracoon_crypto::{
     EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer, verify_stream,
 };
@@ -29,7 +28,7 @@ pub(crate) struct KeyCheck {
 #[derive(Debug, Clone)]
 pub(crate) struct Truth {
     pub(crate) expected: Option<PlainFileKey>,
-    pub(crate) content: Bytes,
+    pub(crate) content: Content,
 }
 
 #[derive(Debug, Default)]
@@ -95,7 +94,7 @@ fn derive(checks: Vec<KeyCheck>, mut truths: HashMap<i64, Truth>) -> Derived {
                 check.what,
                 e.class()
             )),
-            Ok(plain) => match verify_stream(&truth.content[..], &plain) {
+            Ok(plain) => match verify_stream(truth.content.reader(), &plain) {
                 Ok(_) => {
                     truth.expected = Some(plain.clone());
                     outcome.derived.push((check.file_id, plain));

@@ -37,12 +37,15 @@
 
 mod api;
 mod checks;
+mod content;
 pub mod der;
 mod json;
 mod keypairs;
 mod memory;
 mod missing;
 mod model;
+#[cfg(feature = "server")]
+mod pool;
 #[cfg(feature = "server")]
 mod server;
 mod shares;
@@ -58,6 +61,7 @@ use bytes::Bytes;
 #[cfg(feature = "server")]
 use tokio::sync::oneshot;
 
+use content::Content;
 use dracoon_crypto::{
     EncryptedFileKey, Password, PlainFileKey, UserKeyPair, UserKeyPairContainer,
     UserKeyPairVersion, UserPublicKey,
@@ -490,7 +494,7 @@ impl Model {
                 id,
                 room_id,
                 name,
-                content: Bytes::from(ciphertext),
+                content: Content::from(Bytes::from(ciphertext)),
                 encrypted,
                 plain_key: encrypted.then(|| plain_key.clone()),
                 keys: Default::default(),

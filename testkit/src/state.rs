@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::content::Content;
 use super::json::{self, ApiError, ApiResult, code};
 use super::{Fault, RecordedRequest};
 use dracoon_crypto::{
@@ -125,7 +126,7 @@ pub(crate) struct FileNode {
     pub(crate) id: i64,
     pub(crate) room_id: i64,
     pub(crate) name: String,
-    pub(crate) content: Bytes,
+    pub(crate) content: Content,
     pub(crate) encrypted: bool,
     /// What distributed keys are checked against (known from `put_file`, or derived from a key
     /// that unwrapped with a registered private key and decrypted the content).
@@ -837,7 +838,7 @@ mod tests {
                     id,
                     room_id: room,
                     name: name.to_string(),
-                    content: Bytes::new(),
+                    content: Content::default(),
                     encrypted: false,
                     plain_key: None,
                     keys: HashMap::new(),

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::Shared;
 use super::api::auth_header_on_s3;
 use super::checks::{self, KeyCheck, Truth};
+use super::content::Content;
 use super::json::{self, ApiError, ApiResult, Obj, Query, code};
 use super::keypairs::parse_file_key;
 use super::model::{Reply, Req};
@@ -460,18 +461,12 @@ fn store_chunk(
     Ok(Reply::json(201, &json!({"size": len})))
 }
 
-/// The chunks of an upload put together; a gap is `-80021`.
-fn assemble_chunks(upload: &Upload) -> ApiResult<Bytes> {
-    if upload.chunks.len() == 1
-        && let Some(data) = upload.chunks.get(&0)
-    {
-        return Ok(data.clone());
-    }
-    // At most the bytes received (overlaps count twice): no growth copies on the way.
-    let received: usize = upload.chunks.values().map(Bytes::len).sum();
-    let mut out: Vec<u8> = Vec::with_capacity(received);
+/// The chunks of an upload in order, without copying them (see [`Content`]); bytes sent twice
+/// count once; a gap is `-80021`.
+fn assemble_chunks(upload: &Upload) -> ApiResult<Content> {
+    let mut pieces: Vec<Bytes> = Vec::with_capacity(upload.chunks.len());
+    let mut pos: u64 = 0;
     for (&start, data) in &upload.chunks {
-        let pos = out.len() as u64;
         if start > pos {
             return Err(ApiError::bad_request(
                 code::BAD_CONTENT_RANGE,
@@ -479,15 +474,16 @@ fn assemble_chunks(upload: &Upload) -> ApiResult<Bytes> {
             ));
         }
         let skip = usize::try_from(pos - start).unwrap_or(usize::MAX);
-        if let Some(rest) = data.get(skip..) {
-            out.extend_from_slice(rest);
+        if skip < data.len() {
+            pieces.push(data.slice(skip..));
+            pos = start + data.len() as u64;
         }
     }
-    Ok(Bytes::from(out))
+    Ok(Content::from_parts(pieces))
 }
 
 /// The parts named in an S3 completion, checked (numbers 1..n, ETags, sizes) and put together.
-fn assemble_parts(upload: &Upload, parts: &[(u32, String)]) -> ApiResult<Bytes> {
+fn assemble_parts(upload: &Upload, parts: &[(u32, String)]) -> ApiResult<Content> {
     let etags = |why: String| ApiError::bad_request(code::INVALID_ETAGS, why);
     let mut sorted: Vec<&(u32, String)> = parts.iter().collect();
     sorted.sort_by_key(|(n, _)| *n);
@@ -498,12 +494,7 @@ fn assemble_parts(upload: &Upload, parts: &[(u32, String)]) -> ApiResult<Bytes> 
             "parts must be numbered 1..n without gaps or repeats, got {numbers:?}"
         )));
     }
-    let total: usize = sorted
-        .iter()
-        .filter_map(|(n, _)| upload.parts.get(n))
-        .map(|(data, _)| data.len())
-        .sum();
-    let mut out: Vec<u8> = Vec::with_capacity(total);
+    let mut out: Vec<Bytes> = Vec::with_capacity(sorted.len());
     let last = numbers.len();
     for (i, (number, etag)) in sorted.iter().enumerate() {
         let (data, stored) = upload
@@ -524,12 +515,9 @@ fn assemble_parts(upload: &Upload, parts: &[(u32, String)]) -> ApiResult<Bytes> 
                 ),
             ));
         }
-        if last == 1 {
-            return Ok(data.clone());
-        }
-        out.extend_from_slice(data);
+        out.push(data.clone());
     }
-    Ok(Bytes::from(out))
+    Ok(Content::from_parts(out))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -700,7 +688,7 @@ fn room_key_holders(st: &State, room: i64) -> Vec<Holder> {
         id: 0,
         room_id: room,
         name: String::new(),
-        content: Bytes::new(),
+        content: Content::default(),
         encrypted: true,
         plain_key: None,
         keys: HashMap::new(),

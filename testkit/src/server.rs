@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use super::json::ApiError;
 use super::model::{Exchange, Reply};
+use super::pool::BodyPool;
 use super::state::FaultAction;
 use super::{Model, RecordedRequest};
 
@@ -50,7 +51,7 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("dracoon-testkit".to_string())
         .spawn(move || {
-            runtime.block_on(accept_loop(listener, model, stop_rx));
+            runtime.block_on(accept_loop(listener, model, BodyPool::default(), stop_rx));
             // Open keep-alive connections and running checks are abandoned here.
             runtime.shutdown_timeout(Duration::from_secs(2));
         })?;
@@ -60,6 +61,7 @@ pub(crate) fn start(
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     model: Model,
+    pool: BodyPool,
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
@@ -68,7 +70,7 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, model.clone()));
+                    tokio::spawn(serve_connection(stream, model.clone(), pool.clone()));
                 }
                 // Out of file descriptors and the like: back off briefly.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -77,8 +79,8 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(stream: TcpStream, model: Model) {
-    let service = service_fn(move |request| handle(model.clone(), request));
+async fn serve_connection(stream: TcpStream, model: Model, pool: BodyPool) {
+    let service = service_fn(move |request| handle(model.clone(), pool.clone(), request));
     // Errors here are clients going away, or connections dropped on purpose.
     let _ = http1::Builder::new()
         .keep_alive(true)
@@ -100,21 +102,25 @@ impl std::error::Error for Dropped {}
 
 /// Serves one request: faults first, then the model (on tokio's blocking pool: its RSA and
 /// AES checks are CPU work).
-async fn handle(model: Model, request: Request<Incoming>) -> Result<Response<ResBody>, Dropped> {
+async fn handle(
+    model: Model,
+    pool: BodyPool,
+    request: Request<Incoming>,
+) -> Result<Response<ResBody>, Dropped> {
     let (head, body) = request.into_parts();
     let record = RecordedRequest::of(&head);
     let fault = model.take_fault(&record.method, &record.path);
     let has_body = !body.is_end_stream();
 
     if let (Some(FaultAction::Drop { after_bytes }), true) = (&fault, has_body) {
-        let read = read_body(body, Some(*after_bytes), MAX_BODY)
+        let read = read_body(body, Some(*after_bytes), MAX_BODY, &pool)
             .await
             .map_or_else(|n| n, |b| b.len());
         model.record_dropped(record, read);
         return Err(Dropped);
     }
 
-    let body = match read_body(body, None, MAX_BODY).await {
+    let body = match read_body(body, None, MAX_BODY, &pool).await {
         Ok(body) => body,
         Err(read) if read > MAX_BODY => {
             let mut record = record;
@@ -144,11 +150,12 @@ fn into_body(response: Response<Bytes>, cut: Option<usize>) -> Response<ResBody>
 
 /// Reads a request body as it streams in. With `stop_after`, stops once that many bytes
 /// arrived (and returns `Err(bytes read)`); more than `max` bytes, or a broken stream, is
-/// `Err(bytes read)` too.
+/// `Err(bytes read)` too. A body of several frames is put together in a buffer from `pool`.
 async fn read_body(
     mut body: Incoming,
     stop_after: Option<usize>,
     max: usize,
+    pool: &BodyPool,
 ) -> Result<Bytes, usize> {
     let hint = usize::try_from(body.size_hint().lower()).unwrap_or(0);
     let mut first: Option<Bytes> = None;
@@ -176,7 +183,7 @@ async fn read_body(
             None if buf.is_empty() => first = Some(data),
             None => buf.extend_from_slice(&data),
             Some(previous) => {
-                buf.reserve(hint.max(previous.len() + data.len()).min(max));
+                buf = pool.take(hint.max(previous.len() + data.len()).min(max));
                 buf.extend_from_slice(&previous);
                 buf.extend_from_slice(&data);
             }
@@ -186,7 +193,7 @@ async fn read_body(
         // The whole body was shorter than the cut: still nothing is processed.
         return Err(read);
     }
-    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
+    Ok(first.unwrap_or_else(|| pool.bytes(buf)))
 }
 
 /// A response body sent in frames; with a cut, it stops after that many bytes, waits a moment

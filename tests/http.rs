@@ -1387,3 +1387,91 @@ fn blocking_distribution_sets_and_lists_while_the_rsa_work_runs() {
         "the first list and the last page's keys and list are the caller's; the rest overlaps RSA"
     );
 }
+
+#[test]
+fn slice_uploads_chunked_s3_and_into_a_share_store_what_reader_uploads_store() {
+    let w = world();
+    let log: Log = Log::default();
+    let access_key = w.server.create_upload_share(w.room);
+    let rt = runtime();
+    let cases = [
+        (0usize, false, 0usize),
+        (1, false, 1),
+        (2, false, 3 * MIB + 5),
+        (3, true, 11 * MIB + 9),
+        (4, true, 0),
+    ];
+    for (round, s3, len) in cases {
+        let plain = data(len, 40 + round as u8);
+        let name = format!("slice-{round}.bin");
+        // No declared size: a slice declares its own.
+        let options = UploadOptions::new(w.room, &name).chunk_size(MIB).s3(s3);
+        let up = if round % 2 == 0 {
+            let c = blocking_client(&w, 0, &log);
+            block_on(c.upload_slice(&plain, pairs()[0].public_key(), &options, &mut |_| {}))
+                .unwrap()
+        } else {
+            let c = async_client(&w, 0, &log);
+            rt.block_on(c.upload_slice(&plain, pairs()[0].public_key(), &options, &mut |_| {}))
+                .unwrap()
+        };
+        assert_eq!(up.node.size, Some(len as i64), "round {round}");
+        let bob = blocking_client(&w, 0, &log);
+        let got = block_on(bob.download_to_vec(up.node.id, &ring(0), &DownloadOptions::default()))
+            .unwrap();
+        assert!(got == plain, "round {round}");
+
+        let share_name = format!("share-slice-{round}.bin");
+        let share_options = UploadShareOptions::new(&share_name)
+            .size(len as u64)
+            .chunk_size(MIB)
+            .s3(s3);
+        let anonymous = Client::new(
+            Blocking(BlockingReqwestTransport::new().unwrap()),
+            &w.server.base_url(),
+        )
+        .unwrap();
+        block_on(anonymous.upload_slice_to_share(&access_key, &plain, &share_options, &mut |_| {}))
+            .unwrap();
+        let file = w.server.find_file(w.room, &share_name).unwrap();
+        let got =
+            block_on(bob.download_to_vec(file, &ring(0), &DownloadOptions::default())).unwrap();
+        assert!(got == plain, "share round {round}");
+    }
+    // Chunks of 1 MiB: 0 + 1 + 4 chunk POSTs; S3 parts of 5, 5 and 1 MiB plus one empty part.
+    let requests = w.server.requests();
+    let count = |method: &str, prefix: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == method && r.path.starts_with(prefix) && r.status < 300)
+            .count()
+    };
+    assert_eq!(count("POST", "/api/v4/uploads/"), 2 * 5);
+    assert_eq!(count("PUT", "/s3/"), 2 * 4);
+
+    // A declared size other than the slice's length fails before any request.
+    let before = w.server.requests().len();
+    let alice = blocking_client(&w, 0, &log);
+    let wrong = UploadOptions::new(w.room, "wrong.bin").size(4);
+    let err = block_on(alice.upload_slice(b"abc", pairs()[0].public_key(), &wrong, &mut |_| {}))
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    let wrong_share = UploadShareOptions::new("wrong.bin").size(2);
+    let anonymous = Client::new(
+        Blocking(BlockingReqwestTransport::new().unwrap()),
+        &w.server.base_url(),
+    )
+    .unwrap();
+    let err =
+        block_on(anonymous.upload_slice_to_share(&access_key, b"abc", &wrong_share, &mut |_| {}))
+            .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert_eq!(
+        w.server.requests().len(),
+        before,
+        "no request for a wrong size"
+    );
+    assert!(w.server.find_file(w.room, "wrong.bin").is_none());
+    assert_clean(&w);
+    assert_no_secrets(&w, &log.lock().unwrap());
+}

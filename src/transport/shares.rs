@@ -15,7 +15,7 @@ use super::models::{
     CreateShareUploadChannelResponse, DownloadShare, Lenient, ObjectExpiration,
     PublicDownloadShare, PublicUploadShare, PublicUploadedFileData, UserFileKey, UserFileKeyList,
 };
-use super::upload::{Channel, Progress, stream_builders};
+use super::upload::{Channel, FromReader, FromSlice, Plaintext, Progress, Stream, stream_builders};
 use super::util::seg;
 use crate::error::{Error, Result};
 use crate::file_key::PlainFileKey;
@@ -278,7 +278,45 @@ impl<T: Transport> Client<T> {
     pub async fn upload_to_share<R: Read>(
         &self,
         access_key: &str,
-        mut source: R,
+        source: R,
+        options: &UploadShareOptions,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<PublicUploadedFileData> {
+        let stream = options.stream();
+        self.upload_to_share_from(
+            access_key,
+            &mut FromReader(source),
+            stream,
+            options,
+            progress,
+        )
+        .await
+    }
+
+    /// [`upload_to_share`](Self::upload_to_share) of plaintext already in memory, encrypted
+    /// straight from `data` chunk by chunk (see [`Client::upload_slice`]). The size is
+    /// `data.len()`; [`UploadShareOptions::size`], if set, must be the same.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.upload_to_share", level = "info", skip_all)
+    )]
+    pub async fn upload_slice_to_share(
+        &self,
+        access_key: &str,
+        data: &[u8],
+        options: &UploadShareOptions,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<PublicUploadedFileData> {
+        let stream = options.stream().of_slice(data)?;
+        self.upload_to_share_from(access_key, &mut FromSlice(data), stream, options, progress)
+            .await
+    }
+
+    async fn upload_to_share_from(
+        &self,
+        access_key: &str,
+        source: &mut impl Plaintext,
+        stream: Stream<'_>,
         options: &UploadShareOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<PublicUploadedFileData> {
@@ -316,7 +354,7 @@ impl<T: Transport> Client<T> {
         if recipients.is_empty() {
             return Err(invalid("get upload share", "no recipient public key"));
         }
-        let size = options.stream().declared_size()?;
+        let size = stream.declared_size()?;
         let request = CreateShareUploadChannelRequest {
             name: options.name.clone(),
             size,
@@ -337,7 +375,8 @@ impl<T: Transport> Client<T> {
         let id = seg(&channel.upload_id)?;
         let result = self
             .share_upload_inner(
-                &mut source,
+                source,
+                stream,
                 options,
                 &ak,
                 &id,
@@ -360,9 +399,10 @@ impl<T: Transport> Client<T> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn share_upload_inner<R: Read>(
+    async fn share_upload_inner(
         &self,
-        source: &mut R,
+        source: &mut impl Plaintext,
+        stream: Stream<'_>,
         options: &UploadShareOptions,
         ak: &str,
         id: &str,
@@ -375,9 +415,7 @@ impl<T: Transport> Client<T> {
             s3_urls: format!("/public/shares/uploads/{ak}/{id}/s3_urls"),
             auth: false,
         };
-        let sent = self
-            .send_encrypted(source, options.stream(), into, progress)
-            .await?;
+        let sent = self.send_encrypted(source, stream, into, progress).await?;
         // One RSA wrap per listed user: in parallel, off the executor.
         let (jobs, key) = (recipients.to_vec(), sent.key.clone());
         let wrapped = self

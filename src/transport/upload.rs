@@ -104,6 +104,20 @@ pub(crate) struct Stream<'a> {
 }
 
 impl Stream<'_> {
+    /// For plaintext in memory: its size, which a declared size must equal.
+    pub(crate) fn of_slice(self, data: &[u8]) -> Result<Self> {
+        let len = data.len() as u64;
+        if self.size.is_some_and(|s| s != len) {
+            return Err(Error::InvalidArgument(
+                "the declared size is not the length of the data",
+            ));
+        }
+        Ok(Stream {
+            size: Some(len),
+            ..self
+        })
+    }
+
     /// The declared size for the API's `size` field.
     pub(crate) fn declared_size(&self) -> Result<Option<i64>> {
         self.size
@@ -309,6 +323,35 @@ fn read_encrypted(
     done
 }
 
+/// Where an upload's plaintext comes from.
+pub(crate) trait Plaintext {
+    /// Fills `buf` with the next ciphertext, as far as the plaintext goes: the number of bytes
+    /// written (less than `buf.len()` only at the end). On an error `buf` holds no plaintext.
+    fn encrypt_next(&mut self, enc: &mut FileEncryptor, buf: &mut [u8]) -> Result<usize>;
+}
+
+/// Plaintext read with `std::io::Read` (copied into the chunk, then encrypted in place).
+pub(crate) struct FromReader<R>(pub(crate) R);
+
+impl<R: Read> Plaintext for FromReader<R> {
+    fn encrypt_next(&mut self, enc: &mut FileEncryptor, buf: &mut [u8]) -> Result<usize> {
+        read_encrypted(&mut self.0, enc, buf)
+    }
+}
+
+/// Plaintext in memory: encrypted straight from the slice into the chunk, one pass.
+pub(crate) struct FromSlice<'a>(pub(crate) &'a [u8]);
+
+impl Plaintext for FromSlice<'_> {
+    fn encrypt_next(&mut self, enc: &mut FileEncryptor, buf: &mut [u8]) -> Result<usize> {
+        let n = buf.len().min(self.0.len());
+        let (now, rest) = self.0.split_at(n);
+        enc.update(now, &mut buf[..n])?;
+        self.0 = rest;
+        Ok(n)
+    }
+}
+
 impl<T: Transport> Client<T> {
     /// Encrypts `source` under a fresh file key and uploads it: creates the channel, sends the
     /// ciphertext chunk by chunk (a chunk that fails transiently is resent from its buffer, into
@@ -333,12 +376,69 @@ impl<T: Transport> Client<T> {
     )]
     pub async fn upload<R: Read>(
         &self,
-        mut source: R,
+        source: R,
         uploader: &UserPublicKey,
         options: &UploadOptions,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<Uploaded> {
-        let size = options.stream().declared_size()?;
+        let stream = options.stream();
+        self.upload_from(&mut FromReader(source), stream, uploader, options, progress)
+            .await
+    }
+
+    /// [`upload`](Self::upload) of plaintext already in memory: each chunk is encrypted
+    /// straight from `data` into the chunk buffer, in one pass (no copy out of a reader first).
+    ///
+    /// The size is `data.len()`; [`UploadOptions::size`], if set, must be the same (else
+    /// [`Error::InvalidArgument`] before any request).
+    ///
+    /// ```
+    /// # use dracoon_crypto::transport::{Client, Blocking, BlockingReqwestTransport, UploadOptions, block_on};
+    /// # use dracoon_crypto::{Password, UserKeyPair, UserKeyPairVersion};
+    /// # fn main() -> dracoon_crypto::Result<()> {
+    /// # let server = dracoon_crypto_testkit::TestServer::start().unwrap();
+    /// # let user = server.create_user("alice");
+    /// # let pair = UserKeyPair::generate(UserKeyPairVersion::Rsa2048)?;
+    /// # let container = pair.hazmat_to_container_with_iterations(&Password::new("pw"), 1000)?;
+    /// # server.add_user_key_pair(user.id, container, &pair);
+    /// # let room = server.create_room("room", true, &[user.id]);
+    /// # let transport = Blocking(BlockingReqwestTransport::new()?);
+    /// let client = Client::new(&transport, &server.base_url())?.with_auth_token(&user.token);
+    /// let report = b"quarterly figures";
+    /// let uploaded = block_on(client.upload_slice(
+    ///     report,
+    ///     pair.public_key(),
+    ///     &UploadOptions::new(room, "report.txt"),
+    ///     &mut |_| {},
+    /// ))?;
+    /// assert_eq!(uploaded.node.size, Some(report.len() as i64));
+    /// # Ok(()) }
+    /// ```
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "dracoon.upload", level = "info", skip_all)
+    )]
+    pub async fn upload_slice(
+        &self,
+        data: &[u8],
+        uploader: &UserPublicKey,
+        options: &UploadOptions,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Uploaded> {
+        let stream = options.stream().of_slice(data)?;
+        self.upload_from(&mut FromSlice(data), stream, uploader, options, progress)
+            .await
+    }
+
+    async fn upload_from(
+        &self,
+        source: &mut impl Plaintext,
+        stream: Stream<'_>,
+        uploader: &UserPublicKey,
+        options: &UploadOptions,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Uploaded> {
+        let size = stream.declared_size()?;
         let request = CreateFileUploadRequest {
             parent_id: options.parent_id,
             name: options.name.clone(),
@@ -359,7 +459,7 @@ impl<T: Transport> Client<T> {
         let channel: CreateFileUploadResponse = self.call_json(&call).await?;
 
         let done = self
-            .upload_into_channel(&mut source, uploader, options, &channel, progress)
+            .upload_into_channel(source, stream, uploader, options, &channel, progress)
             .await;
         let (node, key) = match done {
             Ok(v) => v,
@@ -399,9 +499,10 @@ impl<T: Transport> Client<T> {
         Ok(uploaded)
     }
 
-    async fn upload_into_channel<R: Read>(
+    async fn upload_into_channel(
         &self,
-        source: &mut R,
+        source: &mut impl Plaintext,
+        stream: Stream<'_>,
         uploader: &UserPublicKey,
         options: &UploadOptions,
         channel: &CreateFileUploadResponse,
@@ -412,9 +513,7 @@ impl<T: Transport> Client<T> {
             s3_urls: format!("/nodes/files/uploads/{}/s3_urls", seg(&channel.upload_id)?),
             auth: true,
         };
-        let sent = self
-            .send_encrypted(source, options.stream(), into, progress)
-            .await?;
+        let sent = self.send_encrypted(source, stream, into, progress).await?;
         let file_key = uploader.wrap_file_key(&sent.key)?;
         if let Some(c) = &options.cancel {
             c.check()?;
@@ -469,9 +568,9 @@ impl<T: Transport> Client<T> {
 
     /// Streams `source` through a fresh encryptor into `channel` (its S3 part URLs when
     /// `stream.s3`, else its upload URL), chunk by chunk.
-    pub(crate) async fn send_encrypted<R: Read>(
+    pub(crate) async fn send_encrypted(
         &self,
-        source: &mut R,
+        source: &mut impl Plaintext,
         stream: Stream<'_>,
         channel: Channel<'_>,
         progress: &mut (dyn FnMut(Progress) + Send),
@@ -514,7 +613,7 @@ impl<T: Transport> Client<T> {
             let mut buf = pool.take();
             // Not cleared: what is left is ciphertext, overwritten by the read.
             buf.resize(chunk_size, 0);
-            let n = read_encrypted(source, enc, &mut buf)?;
+            let n = source.encrypt_next(enc, &mut buf)?;
             buf.truncate(n);
             Ok(buf)
         };
@@ -752,6 +851,50 @@ mod tests {
             assert!(got == expected, "chunk {chunk}, reads of {step}");
             assert_eq!(enc.finalize().tag(), one.finalize().tag());
         }
+    }
+
+    #[test]
+    fn a_slice_encrypts_chunk_by_chunk_exactly_like_a_reader() {
+        let data: Vec<u8> = (0..3 * WINDOW + 1000).map(|i| (i % 253) as u8).collect();
+        let key = PlainFileKey::from_parts(&[3; 32], [4; 12], [0; 16]);
+        for chunk in [1, 4096, WINDOW + 1, data.len(), data.len() + 1] {
+            let mut outputs = Vec::new();
+            let (mut reader, mut slice) = (FromReader(&data[..]), FromSlice(&data));
+            let sources: [&mut dyn Plaintext; 2] = [&mut reader, &mut slice];
+            for source in sources {
+                let mut enc = FileEncryptor::hazmat_with_file_key(&key);
+                let (mut got, mut sizes) = (Vec::new(), Vec::new());
+                loop {
+                    let mut buf = vec![0u8; chunk];
+                    let n = source.encrypt_next(&mut enc, &mut buf).unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    sizes.push(n);
+                    if n < chunk {
+                        break;
+                    }
+                }
+                outputs.push((got, sizes, *enc.finalize().tag()));
+            }
+            assert!(outputs[0] == outputs[1], "chunk {chunk}");
+            assert_ne!(outputs[0].0[..16], data[..16]);
+        }
+    }
+
+    #[test]
+    fn a_declared_size_must_be_the_slices_length() {
+        let stream = |size| Stream {
+            size,
+            chunk_size: 1,
+            s3: false,
+            cancel: None,
+        };
+        assert_eq!(stream(None).of_slice(b"abc").unwrap().size, Some(3));
+        assert_eq!(stream(Some(3)).of_slice(b"abc").unwrap().size, Some(3));
+        assert!(matches!(
+            stream(Some(2)).of_slice(b"abc"),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(stream(Some(4)).of_slice(b"abc").is_err());
     }
 
     #[test]

@@ -706,6 +706,22 @@ fn check_download_dir(ok: bool) {
 /// Whether a successful upload's stored content is checked: on one input in four (by length
 /// and chunk size, so a replay checks the same), because it costs an RSA-2048 unwrap (about
 /// 2 ms here, more than the rest of the run).
+/// Whether an upload's plaintext is a slice (`upload_slice`, `upload_slice_to_share`).
+fn from_slice(chunk: u8) -> bool {
+    chunk & 0x80 != 0
+}
+
+/// A slice upload with a declared size other than its length fails with `InvalidArgument`,
+/// before any request (so never with a server's or the transport's error).
+fn check_slice_size(chunk: u8, sized: u8, len: u8, err: Option<&Error>) {
+    if from_slice(chunk) && declared(sized, len).is_some_and(|s| s != u64::from(len)) {
+        assert!(
+            matches!(err, Some(Error::InvalidArgument(_))),
+            "a slice upload with a wrong declared size: {err:?}"
+        );
+    }
+}
+
 fn verify_content(len: u8, chunk: u8) -> bool {
     (usize::from(len) + usize::from(chunk)).is_multiple_of(4)
 }
@@ -848,12 +864,17 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             if also_for {
                 opts = opts.also_for(api::USER_ONE_KEY, f.pair.public_key().clone());
             }
-            let r = block_on(client.upload(
-                std::io::Cursor::new(&data),
-                f.pair.public_key(),
-                &opts,
-                &mut |_| {},
-            ));
+            let r = if from_slice(chunk) {
+                block_on(client.upload_slice(&data, f.pair.public_key(), &opts, &mut |_| {}))
+            } else {
+                block_on(client.upload(
+                    std::io::Cursor::new(&data),
+                    f.pair.public_key(),
+                    &opts,
+                    &mut |_| {},
+                ))
+            };
+            check_slice_size(chunk, sized, len, r.as_ref().err());
             r.map(|up| {
                 assert!(
                     declared(sized, len).is_none_or(|s| s == u64::from(len)),
@@ -887,12 +908,17 @@ pub fn run(input: &WorkflowInput, blobs: &[&[u8]]) -> Outcome {
             if password {
                 opts.access_password = Some(api::ACCESS_PASSWORD.to_owned());
             }
-            let r = block_on(client.upload_to_share(
-                api::ACCESS_KEY,
-                std::io::Cursor::new(&data),
-                &opts,
-                &mut |_| {},
-            ));
+            let r = if from_slice(chunk) {
+                block_on(client.upload_slice_to_share(api::ACCESS_KEY, &data, &opts, &mut |_| {}))
+            } else {
+                block_on(client.upload_to_share(
+                    api::ACCESS_KEY,
+                    std::io::Cursor::new(&data),
+                    &opts,
+                    &mut |_| {},
+                ))
+            };
+            check_slice_size(chunk, sized, len, r.as_ref().err());
             r.map(|_| {
                 assert!(
                     declared(sized, len).is_none_or(|s| s == u64::from(len)),

@@ -43,13 +43,14 @@ pub enum Workflow {
         /// `max_requests`: `1 + max_requests % 8`.
         max_requests: u8,
     },
-    /// `upload` (chunked or S3).
+    /// `upload` or `upload_slice` (chunked or S3).
     Upload {
         /// Through S3.
         s3: bool,
         /// Plaintext length.
         len: u8,
-        /// Chunk size `1 + chunk % 64`.
+        /// Chunk size `1 + chunk % 64`; with bit 7 set the plaintext is a slice
+        /// (`upload_slice`), else a reader.
         chunk: u8,
         /// Declared size: 0 none, 1 right, 2 one more, 3 one less.
         sized: u8,
@@ -60,13 +61,13 @@ pub enum Workflow {
         /// Resolution strategy (`% 3`).
         resolution: u8,
     },
-    /// `upload_to_share`.
+    /// `upload_to_share` (or `upload_slice_to_share`).
     ShareUpload {
         /// Through S3.
         s3: bool,
         /// Plaintext length.
         len: u8,
-        /// Chunk size `1 + chunk % 64`.
+        /// Chunk size `1 + chunk % 64`; bit 7 as for `Upload` (`upload_slice_to_share`).
         chunk: u8,
         /// Declared size as for `Upload`.
         sized: u8,
@@ -534,6 +535,32 @@ pub fn seed_workflows() -> Vec<Workflow> {
             distribute: false,
             also_for: false,
             resolution: 2,
+        },
+        // From slices (bit 7 of `chunk`), with and without a declared size.
+        Workflow::Upload {
+            s3: false,
+            len: 77,
+            chunk: 0x80 | 15,
+            sized: 1,
+            distribute: true,
+            also_for: false,
+            resolution: 0,
+        },
+        Workflow::Upload {
+            s3: true,
+            len: 30,
+            chunk: 0x80,
+            sized: 1,
+            distribute: false,
+            also_for: false,
+            resolution: 1,
+        },
+        Workflow::ShareUpload {
+            s3: false,
+            len: 40,
+            chunk: 0x80 | 9,
+            sized: 0,
+            password: false,
         },
         Workflow::ShareUpload {
             s3: false,

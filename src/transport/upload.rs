@@ -370,6 +370,8 @@ impl<T: Transport> Client<T> {
     /// resends exactly those bytes), the next chunk, and a third buffer while a transport still
     /// holds a sent body. `source` is read with `std::io::Read` on the calling task (a little
     /// ahead of what was acknowledged); `progress` is called after every acknowledged chunk.
+    /// For plaintext already in memory, [`upload_slice`](Self::upload_slice) encrypts straight
+    /// from it and saves the copy out of the reader.
     #[cfg_attr(
         feature = "tracing",
         tracing::instrument(name = "dracoon.upload", level = "info", skip_all)

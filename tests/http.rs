@@ -1412,8 +1412,11 @@ fn slice_uploads_chunked_s3_and_into_a_share_store_what_reader_uploads_store() {
                 .unwrap()
         } else {
             let c = async_client(&w, 0, &log);
-            rt.block_on(c.upload_slice(&plain, pairs()[0].public_key(), &options, &mut |_| {}))
-                .unwrap()
+            let mut progress = |_| {};
+            let fut = c.upload_slice(&plain, pairs()[0].public_key(), &options, &mut progress);
+            fn assert_send<T: Send>(_: &T) {}
+            assert_send(&fut);
+            rt.block_on(fut).unwrap()
         };
         assert_eq!(up.node.size, Some(len as i64), "round {round}");
         let bob = blocking_client(&w, 0, &log);
